@@ -1,0 +1,83 @@
+"""Compact, exact storage of per-query mask logits while streaming a video.
+
+The final masks are `resize(crop(upsample(logits))) > 0` (both resizes
+bilinear). Each output pixel is a convex combination of at most a 3x3 patch of
+low-resolution logits, so it depends on exact logit values only where that
+patch changes sign. We keep the sign map as RLE and the exact values only
+within 2 pixels (Chebyshev) of a sign change; elsewhere any value of the right
+sign gives the same binary mask. Decoding is therefore exact, at a fraction of
+the memory of dense logits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pycocotools.mask as mask_util
+import torch
+import torch.nn.functional as F
+
+BAND = 2  # Chebyshev radius of exact values around sign changes
+
+
+@dataclass
+class FrameMaskCode:
+    """Q masks of one frame at the low resolution (h, w)."""
+
+    sign_rles: list  # Q pycocotools RLEs of logits > 0
+    band_rles: list  # Q RLEs of the pixels whose exact value is kept
+    band_values: list  # Q float32 arrays: those values, in column-major (RLE) order
+    shape: tuple  # (Q, h, w)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(r["counts"]) for r in self.sign_rles + self.band_rles) + sum(v.nbytes for v in self.band_values)
+
+    @classmethod
+    def encode(cls, logits: torch.Tensor) -> "FrameMaskCode":
+        """logits: (Q, h, w) float tensor."""
+        logits = logits.float()
+        positive = logits > 0
+        pos_f = positive.float()[:, None]
+        k = 2 * BAND + 1
+        any_pos = F.max_pool2d(pos_f, k, stride=1, padding=BAND)
+        all_pos = -F.max_pool2d(-pos_f, k, stride=1, padding=BAND)
+        band = (any_pos != all_pos)[:, 0]
+        # (h, w, Q) in Fortran order, as pycocotools wants; values follow the same order.
+        band_f = np.asfortranarray(band.permute(1, 2, 0).numpy().astype(np.uint8))
+        values_f = logits.permute(1, 2, 0).numpy()
+        return cls(
+            sign_rles=mask_util.encode(np.asfortranarray(positive.permute(1, 2, 0).numpy().astype(np.uint8))),
+            band_rles=mask_util.encode(band_f),
+            band_values=[values_f[:, :, q].T[band_f[:, :, q].T.astype(bool)].astype(np.float32)
+                         for q in range(logits.shape[0])],
+            shape=tuple(logits.shape),
+        )
+
+    def decode(self, queries=None) -> torch.Tensor:
+        """Logits (len(queries), h, w) equal in sign-pattern effect to the originals."""
+        q_all, h, w = self.shape
+        queries = list(range(q_all)) if queries is None else list(queries)
+        if not queries:
+            return torch.zeros(0, h, w)
+        signs = mask_util.decode([self.sign_rles[q] for q in queries])  # (h, w, n)
+        bands = mask_util.decode([self.band_rles[q] for q in queries])
+        out = np.ascontiguousarray(signs.transpose(2, 1, 0), dtype=np.float32) * 2 - 1  # (n, w, h)
+        for row, q in enumerate(queries):
+            out[row][bands[:, :, row].T.astype(bool)] = self.band_values[q]
+        return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1)))
+
+
+def logits_to_frame_masks(logits: torch.Tensor, *, input_hw, padded_hw, frame_hw) -> torch.Tensor:
+    """The official path from low-resolution logits to masks at the frame size.
+
+    logits: (N, h, w) at padded/4. Upsample bilinearly to the padded input size,
+    crop to the resized (unpadded) input, resize bilinearly to the frame size,
+    threshold at 0. Returns (N, H, W) bool.
+    """
+    if logits.shape[0] == 0:
+        return torch.zeros(0, *frame_hw, dtype=torch.bool)
+    x = F.interpolate(logits[None].float(), size=tuple(padded_hw), mode="bilinear", align_corners=False)
+    x = x[:, :, : input_hw[0], : input_hw[1]]
+    x = F.interpolate(x, size=tuple(frame_hw), mode="bilinear", align_corners=False)
+    return x[0] > 0

@@ -1,0 +1,170 @@
+"""Mask2Former's masked-attention transformer decoder with CLIP-VIS heads:
+objectness (object / no object), mask IoU and mask embedding. No class head:
+classes come from CLIP afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .pixel_decoder import c2_xavier_fill
+from .position_encoding import PositionEmbeddingSine
+
+
+def _xavier(module: nn.Module):
+    for p in module.parameters():
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+
+
+class SelfAttentionLayer(nn.Module):
+    def __init__(self, d_model: int, nhead: int):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=0.0)
+        self.norm = nn.LayerNorm(d_model)
+        _xavier(self)
+
+    def forward(self, tgt, query_pos):
+        q = k = tgt + query_pos
+        return self.norm(tgt + self.self_attn(q, k, value=tgt, need_weights=False)[0])
+
+
+class CrossAttentionLayer(nn.Module):
+    def __init__(self, d_model: int, nhead: int):
+        super().__init__()
+        self.multihead_attn = nn.MultiheadAttention(d_model, nhead, dropout=0.0)
+        self.norm = nn.LayerNorm(d_model)
+        _xavier(self)
+
+    def forward(self, tgt, memory, *, memory_mask, pos, query_pos):
+        out = self.multihead_attn(query=tgt + query_pos, key=memory + pos, value=memory,
+                                  attn_mask=memory_mask, need_weights=False)[0]
+        return self.norm(tgt + out)
+
+
+class FFNLayer(nn.Module):
+    def __init__(self, d_model: int, dim_feedforward: int):
+        super().__init__()
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm = nn.LayerNorm(d_model)
+        _xavier(self)
+
+    def forward(self, tgt):
+        return self.norm(tgt + self.linear2(F.relu(self.linear1(tgt))))
+
+
+class MLP(nn.Module):
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int):
+        super().__init__()
+        dims = [input_dim] + [hidden_dim] * (num_layers - 1)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:] + [output_dim]))
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
+
+
+@dataclass
+class DecoderOutput:
+    """Per-frame outputs of the last decoder layer (B = frames in the batch).
+
+    object_logits: (B, Q, 2), index 0 = object
+    mask_logits:   (B, Q, H/4, W/4)
+    ious:          (B, Q) after sigmoid
+    embeddings:    (B, Q, C) after the decoder norm (used for tracking)
+    aux: per earlier layer, dicts with the same keys (training and fidelity checks)
+    """
+
+    object_logits: torch.Tensor
+    mask_logits: torch.Tensor
+    ious: torch.Tensor
+    embeddings: torch.Tensor
+    aux: list[dict]
+
+
+class MultiScaleMaskedTransformerDecoder(nn.Module):
+    num_feature_levels = 3
+
+    def __init__(self, *, in_channels: int, hidden_dim: int = 256, num_queries: int = 100, nheads: int = 8,
+                 dim_feedforward: int = 2048, dec_layers: int = 9, mask_dim: int = 256):
+        super().__init__()
+        self.num_heads = nheads
+        self.num_layers = dec_layers
+        self.num_queries = num_queries
+        self.pe_layer = PositionEmbeddingSine(hidden_dim // 2)
+        self.transformer_self_attention_layers = nn.ModuleList(
+            SelfAttentionLayer(hidden_dim, nheads) for _ in range(dec_layers))
+        self.transformer_cross_attention_layers = nn.ModuleList(
+            CrossAttentionLayer(hidden_dim, nheads) for _ in range(dec_layers))
+        self.transformer_ffn_layers = nn.ModuleList(
+            FFNLayer(hidden_dim, dim_feedforward) for _ in range(dec_layers))
+        self.decoder_norm = nn.LayerNorm(hidden_dim)
+        self.query_feat = nn.Embedding(num_queries, hidden_dim)
+        self.query_embed = nn.Embedding(num_queries, hidden_dim)
+        self.level_embed = nn.Embedding(self.num_feature_levels, hidden_dim)
+        self.input_proj = nn.ModuleList()
+        for _ in range(self.num_feature_levels):
+            if in_channels != hidden_dim:
+                conv = nn.Conv2d(in_channels, hidden_dim, kernel_size=1)
+                c2_xavier_fill(conv)
+                self.input_proj.append(conv)
+            else:
+                self.input_proj.append(nn.Sequential())
+        self.iou_head = MLP(hidden_dim, hidden_dim, 1, 3)
+        self.object_embed = MLP(hidden_dim, hidden_dim, 2, 3)
+        self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, 3)
+
+    def forward(self, features: list[torch.Tensor], mask_features: torch.Tensor, *, with_aux: bool = False
+                ) -> DecoderOutput:
+        """features: three maps, low to high resolution; mask_features (B, mask_dim, H/4, W/4)."""
+        src, pos, sizes = [], [], []
+        for i, x in enumerate(features):
+            sizes.append(x.shape[-2:])
+            pos.append(self.pe_layer(x).flatten(2).permute(2, 0, 1))
+            src.append((self.input_proj[i](x).flatten(2) + self.level_embed.weight[i][None, :, None]).permute(2, 0, 1))
+        bs = src[0].shape[1]
+        query_embed = self.query_embed.weight.unsqueeze(1).repeat(1, bs, 1)
+        output = self.query_feat.weight.unsqueeze(1).repeat(1, bs, 1)
+
+        aux = []
+        heads = self._heads(output, mask_features, sizes[0], with_scores=with_aux)
+        for i in range(self.num_layers):
+            if with_aux:
+                aux.append(heads)
+            attn_mask = heads["attn_mask"]
+            # A query whose mask covers nothing may attend everywhere (else softmax of nothing).
+            attn_mask[torch.where(attn_mask.sum(-1) == attn_mask.shape[-1])] = False
+            level = i % self.num_feature_levels
+            output = self.transformer_cross_attention_layers[i](
+                output, src[level], memory_mask=attn_mask, pos=pos[level], query_pos=query_embed)
+            output = self.transformer_self_attention_layers[i](output, query_embed)
+            output = self.transformer_ffn_layers[i](output)
+            last = i == self.num_layers - 1
+            heads = self._heads(output, mask_features, sizes[(i + 1) % self.num_feature_levels],
+                                with_scores=last or with_aux, with_attn_mask=not last)
+        return DecoderOutput(
+            object_logits=heads["object_logits"], mask_logits=heads["mask_logits"], ious=heads["ious"],
+            embeddings=self.decoder_norm(output).transpose(0, 1), aux=aux,
+        )
+
+    def _heads(self, output, mask_features, attn_size, *, with_scores: bool, with_attn_mask: bool = True):
+        decoded = self.decoder_norm(output).transpose(0, 1)  # (B, Q, C)
+        mask_embed = self.mask_embed(decoded)
+        masks = torch.einsum("bqc,bchw->bqhw", mask_embed, mask_features)
+        out = {"mask_logits": masks}
+        if with_scores:
+            out["object_logits"] = self.object_embed(decoded)
+            out["ious"] = self.iou_head(decoded).sigmoid().squeeze(-1)
+        if with_attn_mask:
+            small = F.interpolate(masks, size=attn_size, mode="bilinear", align_corners=False)
+            # True = may not attend; one copy of each query's mask per head.
+            out["attn_mask"] = (small.sigmoid().flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1)
+                                .flatten(0, 1) < 0.5).detach()
+        return out
