@@ -5,20 +5,31 @@ The public API, flat:
     from clipvis import load_predictor, load_vocabulary, open_video
     predictor = load_predictor("clipvis_convnext_b_lvis")          # or a .pth / .safetensors path
     video = open_video("clip.mp4")
-    result = predictor.predict(video.frames(), load_vocabulary("person, dog"), progress=print)
+    result = predictor.predict((f for _, f in video), load_vocabulary("person, dog"), progress=print)
     for inst in result.instances: print(inst.name, inst.score, inst.first_frame, inst.last_frame)
     relabelled = predictor.classify(result.analysis, load_vocabulary("lvvis"))  # no second video pass
 """
-from .build import UnknownCLIPModel, build_model, create_clip, load_predictor, resolve_device
-from .predictor import Cancelled, EmptyVideoError, InferenceConfig, Progress, VideoPredictor
-from .structures import Instance, VideoAnalysis, VideoMeta, VideoResult
-from .vocab import VocabClass, Vocabulary, VocabularyError, parse_vocabulary_text
-from .weights import CHECKPOINTS, CheckpointMismatch, WeightsUnavailable
+import importlib
 
-__all__ = [
-    "load_predictor", "build_model", "create_clip", "resolve_device", "UnknownCLIPModel",
-    "VideoPredictor", "InferenceConfig", "Progress", "Cancelled", "EmptyVideoError",
-    "VideoResult", "VideoAnalysis", "VideoMeta", "Instance",
-    "Vocabulary", "VocabClass", "VocabularyError", "parse_vocabulary_text",
-    "CHECKPOINTS", "CheckpointMismatch", "WeightsUnavailable",
-]
+# Imported on first use (PEP 562), so `python -m clipvis evaluate` and the data
+# layer do not load torch and the model code.
+_EXPORTS = {
+    "load_predictor": "build", "build_model": "build", "create_clip": "build", "resolve_device": "build",
+    "UnknownCLIPModel": "build",
+    "VideoPredictor": "predictor", "InferenceConfig": "predictor", "Progress": "predictor",
+    "Cancelled": "predictor", "EmptyVideoError": "predictor",
+    "VideoResult": "structures", "VideoAnalysis": "structures", "VideoMeta": "structures", "Instance": "structures",
+    "Vocabulary": "vocab", "VocabClass": "vocab", "VocabularyError": "vocab", "parse_vocabulary_text": "vocab",
+    "load_vocabulary": "vocab", "list_vocabularies": "vocab",
+    "open_video": "video", "VideoDecodeError": "video",
+    "CHECKPOINTS": "weights", "CheckpointMismatch": "weights", "WeightsUnavailable": "weights",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'clipvis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

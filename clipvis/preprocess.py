@@ -9,27 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+
+from .video.resize import resize_shortest_edge as resize_frame  # noqa: F401 - the engine's resize rule
 
 PIXEL_MEAN = (122.7709383, 116.7460125, 104.09373615)
 PIXEL_STD = (68.5005327, 66.6321579, 70.32316305)
 SIZE_DIVISIBILITY = 32
-
-
-def resized_hw(h: int, w: int, min_size: int = 480, max_size: int = 1333) -> tuple[int, int]:
-    scale = min_size / min(h, w)
-    if max(h, w) * scale > max_size:
-        scale = max_size / max(h, w)
-    return int(h * scale + 0.5), int(w * scale + 0.5)
-
-
-def resize_frame(frame: np.ndarray, min_size: int = 480, max_size: int = 1333) -> np.ndarray:
-    """frame: (H, W, 3) uint8 RGB -> resized (h, w, 3) uint8, as detectron2 does it."""
-    h, w = frame.shape[:2]
-    nh, nw = resized_hw(h, w, min_size, max_size)
-    if (nh, nw) == (h, w):
-        return frame
-    return np.asarray(Image.fromarray(frame).resize((nw, nh), Image.BILINEAR))
 
 
 def padded_hw(h: int, w: int) -> tuple[int, int]:

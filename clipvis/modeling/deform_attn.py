@@ -13,23 +13,26 @@ from torch import nn
 def ms_deform_attn(value, spatial_shapes, sampling_locations, attention_weights):
     """Sample each level bilinearly at the given locations and mix by weight.
 
-    value: (N, S, M, D) per-head values of all levels, flattened
+    value: (N, M, D, S) per-head values of all levels, channels first, flattened
     spatial_shapes: list of (H, W) per level, summing to S
     sampling_locations: (N, Lq, M, L, P, 2) in [0, 1], (x, y)
     attention_weights: (N, Lq, M, L, P), softmaxed over L*P
     returns (N, Lq, M*D)
     """
-    n, _, m, d = value.shape
+    n, m, d, _ = value.shape
     _, lq, _, n_levels, n_points, _ = sampling_locations.shape
-    values = value.split([h * w for h, w in spatial_shapes], dim=1)
+    values = value.reshape(n * m, d, -1).split([h * w for h, w in spatial_shapes], dim=-1)
     grids = 2 * sampling_locations - 1
-    sampled = []
+    # (N*M, 1, Lq, L, P): one weight per sampled point.
+    weights = attention_weights.transpose(1, 2).reshape(n * m, 1, lq, n_levels, n_points)
+    out = None
     for lvl, (h, w) in enumerate(spatial_shapes):
-        v = values[lvl].flatten(2).transpose(1, 2).reshape(n * m, d, h, w)
+        v = values[lvl].view(n * m, d, h, w)  # a view: channels-first values need no copy
         g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)  # (N*M, Lq, P, 2)
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
-    weights = attention_weights.transpose(1, 2).reshape(n * m, 1, lq, n_levels * n_points)
-    out = (torch.stack(sampled, dim=-2).flatten(-2) * weights).sum(-1)
+        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)  # (N*M, D, Lq, P)
+        # Weight and sum the points level by level: no (D, Lq, L*P) stack in memory.
+        part = (sampled * weights[:, :, :, lvl]).sum(-1)  # (N*M, D, Lq)
+        out = part if out is None else out.add_(part)
     return out.view(n, m * d, lq).transpose(1, 2).contiguous()
 
 
@@ -65,7 +68,10 @@ class MSDeformAttn(nn.Module):
     def forward(self, query, reference_points, input_flatten, spatial_shapes):
         """query (N, Lq, C); reference_points (N, Lq, L, 2); input_flatten (N, S, C)."""
         n, lq, _ = query.shape
-        value = self.value_proj(input_flatten).view(n, -1, self.n_heads, self.d_model // self.n_heads)
+        # Project straight into channels-first layout (N, C, S), which grid_sample reads without a copy.
+        value = torch.baddbmm(self.value_proj.bias[None, :, None], self.value_proj.weight.expand(n, -1, -1),
+                              input_flatten.transpose(1, 2))
+        value = value.view(n, self.n_heads, self.d_model // self.n_heads, -1)
         offsets = self.sampling_offsets(query).view(n, lq, self.n_heads, self.n_levels, self.n_points, 2)
         weights = self.attention_weights(query).view(n, lq, self.n_heads, self.n_levels * self.n_points)
         weights = F.softmax(weights, -1).view(n, lq, self.n_heads, self.n_levels, self.n_points)

@@ -133,8 +133,18 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         query_embed = self.query_embed.weight.unsqueeze(1).repeat(1, bs, 1)
         output = self.query_feat.weight.unsqueeze(1).repeat(1, bs, 1)
 
+        # Attention masks are the mask logits resized to each level's size. Resizing
+        # is linear, so we resize the mask features once per level instead of the
+        # full-resolution masks of every layer (training keeps full masks for the
+        # deep-supervision losses).
+        if with_aux:
+            small_features = None
+        else:
+            small_features = [F.interpolate(mask_features, size=s, mode="bilinear", align_corners=False)
+                              for s in sizes]
         aux = []
-        heads = self._heads(output, mask_features, sizes[0], with_scores=with_aux)
+        heads = self._heads(output, mask_features, sizes[0], small_features and small_features[0],
+                            with_scores=with_aux, with_full_masks=with_aux)
         for i in range(self.num_layers):
             if with_aux:
                 aux.append(heads)
@@ -147,23 +157,30 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
             output = self.transformer_self_attention_layers[i](output, query_embed)
             output = self.transformer_ffn_layers[i](output)
             last = i == self.num_layers - 1
-            heads = self._heads(output, mask_features, sizes[(i + 1) % self.num_feature_levels],
-                                with_scores=last or with_aux, with_attn_mask=not last)
+            nxt = (i + 1) % self.num_feature_levels
+            heads = self._heads(output, mask_features, sizes[nxt], small_features and small_features[nxt],
+                                with_scores=last or with_aux, with_attn_mask=not last,
+                                with_full_masks=last or with_aux)
         return DecoderOutput(
             object_logits=heads["object_logits"], mask_logits=heads["mask_logits"], ious=heads["ious"],
             embeddings=self.decoder_norm(output).transpose(0, 1), aux=aux,
         )
 
-    def _heads(self, output, mask_features, attn_size, *, with_scores: bool, with_attn_mask: bool = True):
+    def _heads(self, output, mask_features, attn_size, small_features=None, *, with_scores: bool,
+               with_attn_mask: bool = True, with_full_masks: bool = True):
         decoded = self.decoder_norm(output).transpose(0, 1)  # (B, Q, C)
         mask_embed = self.mask_embed(decoded)
-        masks = torch.einsum("bqc,bchw->bqhw", mask_embed, mask_features)
-        out = {"mask_logits": masks}
+        out = {}
+        if with_full_masks:
+            out["mask_logits"] = torch.einsum("bqc,bchw->bqhw", mask_embed, mask_features)
         if with_scores:
             out["object_logits"] = self.object_embed(decoded)
             out["ious"] = self.iou_head(decoded).sigmoid().squeeze(-1)
         if with_attn_mask:
-            small = F.interpolate(masks, size=attn_size, mode="bilinear", align_corners=False)
+            if small_features is not None:
+                small = torch.einsum("bqc,bchw->bqhw", mask_embed, small_features)
+            else:
+                small = F.interpolate(out["mask_logits"], size=attn_size, mode="bilinear", align_corners=False)
             # True = may not attend; one copy of each query's mask per head.
             out["attn_mask"] = (small.sigmoid().flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1)
                                 .flatten(0, 1) < 0.5).detach()
