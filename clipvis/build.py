@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -82,6 +83,16 @@ def guess_clip_model(state_dict: dict) -> str | None:
     return None
 
 
+def _register_saved_clip_config(name: str, meta: dict):
+    """Our safetensors files carry their CLIP config: register it if open_clip lacks the name."""
+    import open_clip
+    if name in open_clip.list_models() or not meta.get("clip_config") or meta["clip_config"] == "null":
+        return
+    folder = Path(tempfile.mkdtemp(prefix="clipvis_clipcfg_"))
+    (folder / f"{name}.json").write_text(meta["clip_config"])
+    open_clip.add_model_config(folder / f"{name}.json")
+
+
 def build_model(*, checkpoint: str | None, clip_model: str | None = None, clip_config: str | None = None,
                 clip_pretrained: str | None = None, device="cpu") -> tuple[CLIPVISModel, object, str]:
     """(model, tokenizer, clip model name). Without a checkpoint the head is random
@@ -98,6 +109,7 @@ def build_model(*, checkpoint: str | None, clip_model: str | None = None, clip_c
         if clip_model is None:
             raise CheckpointMismatch(f"cannot tell which CLIP model {path.name} was trained with; pass --clip-model")
         head_cfg = HeadConfig.from_state_dict(sd)
+        _register_saved_clip_config(clip_model, meta)
         clip, tokenizer = create_clip(clip_model, pretrained=None)  # weights come from the checkpoint
     else:
         clip_model = clip_model or DEFAULT_CLIP_MODEL

@@ -8,6 +8,7 @@ Re-querying a video with a new vocabulary only builds a new `VideoResult`.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,9 +51,11 @@ class VideoAnalysis:
     pos_sigmoid_sum: torch.Tensor
     pos_count: torch.Tensor
     mask_codes: list[FrameMaskCode]
-    _frame_cache: dict = field(default_factory=dict, repr=False)
+    cache_bytes: int = 256 * 2**20  # budget of decoded full-size masks kept for redraws
+    _frame_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     def __post_init__(self):
+        self._frame_cache = OrderedDict(self._frame_cache)
         q, t = self.ious.shape
         if t != self.meta.num_frames or len(self.mask_codes) != t:
             raise ValueError(f"analysis holds {t} frames of scores and {len(self.mask_codes)} of masks, "
@@ -81,14 +84,21 @@ class VideoAnalysis:
             logits = self.mask_codes[t].decode(missing)
             masks = logits_to_frame_masks(logits, input_hw=self.meta.input_hw, padded_hw=self.meta.padded_hw,
                                           frame_hw=self.meta.frame_hw).numpy()
-            if len(self._frame_cache) > 4096:  # bounded: a long video must not fill memory
-                self._frame_cache.clear()
-            for q, m in zip(missing, masks):
+            out = dict(zip(missing, masks))
+            for q, m in out.items():
                 self._frame_cache[(t, q)] = m
+        else:
+            out = {}
         h, w = self.meta.frame_hw
         if not queries:
             return np.zeros((0, h, w), bool)
-        return np.stack([self._frame_cache[(t, q)] for q in queries])
+        stacked = np.stack([out[q] if q in out else self._frame_cache[(t, q)] for q in queries])
+        for q in queries:
+            self._frame_cache.move_to_end((t, q))
+        # Least recently used masks go first: a long video must not fill memory.
+        while len(self._frame_cache) * h * w > self.cache_bytes and self._frame_cache:
+            self._frame_cache.popitem(last=False)
+        return stacked
 
 
 @dataclass(frozen=True)

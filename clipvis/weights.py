@@ -177,7 +177,10 @@ def save_checkpoint(path, model, *, clip_model_name: str, extra: dict | None = N
     """Our own format: safetensors, with the CLIP model name and head sizes as metadata."""
     from safetensors.torch import save_file
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "clipvis", "clip_model": clip_model_name, "head": json.dumps(model.head_cfg.to_dict())}
+    import open_clip
+    meta = {"format": "clipvis", "clip_model": clip_model_name, "head": json.dumps(model.head_cfg.to_dict()),
+            # The CLIP architecture itself, so a custom CLIP loads without its JSON file.
+            "clip_config": json.dumps(open_clip.get_model_config(clip_model_name))}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     with atomic_path(path) as tmp:
         save_file(sd, str(tmp), metadata=meta)

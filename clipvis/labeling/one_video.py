@@ -56,6 +56,9 @@ def result_to_dataset(result, video: Video) -> YTVISDataset:
         for i, inst in enumerate(instances):
             if inst.present[t] and masks[i].any():
                 segs[i][t] = mask_to_rle(masks[i])
+        # The analysis caches up to 4096 full-size masks for a UI that revisits frames; going
+        # through once, that cache would only grow (GBs at 720p), so it is emptied per frame.
+        result.analysis._frame_cache.clear()  # not needed for memory (the cache is bounded); frees it early
     annotations = []
     for inst, seg in zip(instances, segs):
         if any(s is not None for s in seg):

@@ -109,6 +109,9 @@ class Trainer:
         weights = str(self.out / state["weights"]) if state else None
         self.model, self.clip_model_name = build_training_model(config.model, weights=weights)
         self.model.to(self.device).train()  # the backbone keeps itself in eval mode
+        if state is None and not config.model.init and not config.model.clip_pretrained and self.dist.main:
+            self.log("warning: CLIP has random weights (no --init, no --clip-pretrained): "
+                     "fine for tests and benchmarks, useless for a real model")
         self.criterion = SetCriterion(config=config.loss).to(self.device)
         head = TrainingHead(self.model.sem_seg_head)
         self.head = DistributedDataParallel(head, device_ids=[self.device.index] if self.device.type == "cuda"
