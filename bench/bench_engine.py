@@ -1,0 +1,60 @@
+"""Time per frame by stage for ConvNeXt-B (random weights) at 480x864 on CPU.
+
+    python bench/bench_engine.py [--frames 6] [--threads 2] [--precision fp32|bf16] [--device cpu|cuda]
+
+Prints a markdown table: median seconds per frame for each stage over the
+windows after the first (warm-up), and the share of everything after the
+backbone relative to the backbone, measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import random_model, synthetic_video  # noqa: E402
+from clipvis.predictor import STAGES, InferenceConfig, VideoPredictor  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--window", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--clip-model", default="convnext_base_w_320")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, tok = random_model(args.clip_model)
+    pred = VideoPredictor(model, tokenizer=tok, device=args.device,
+                          config=InferenceConfig(window=args.window, precision=args.precision))
+    frames = synthetic_video(args.frames + args.window)
+    state = pred.init_state()
+    per_window = []
+    last = dict.fromkeys(STAGES, 0.0)
+    t0 = time.perf_counter()
+    for _ in pred.propagate(list(frames), state):
+        per_window.append({k: state.timings[k] - last[k] for k in STAGES})
+        last = dict(state.timings)
+    wall = time.perf_counter() - t0
+    windows = per_window[1:]  # the first window warms up
+    n = sum(1 for _ in windows) * args.window
+    per_frame = {k: sum(w[k] for w in windows) / n for k in STAGES}
+    after = sum(v for k, v in per_frame.items() if k != "backbone")
+    print(f"device {args.device}, threads {torch.get_num_threads()}, precision {args.precision}, "
+          f"input {state.input_hw}, {n} timed frames, wall {wall:.1f}s for {len(frames)} frames")
+    print("| stage | s/frame |\n|---|---|")
+    for k in STAGES:
+        print(f"| {k} | {per_frame[k]:.3f} |")
+    print(f"| **after the backbone** | **{after:.3f}** ({100 * after / per_frame['backbone']:.0f}% of the backbone) |")
+    total = sum(per_frame.values())
+    print(f"| all stages | {total:.3f} ({1 / total:.2f} frames/s) |")
+
+
+if __name__ == "__main__":
+    main()

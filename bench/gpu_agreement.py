@@ -1,0 +1,50 @@
+"""CUDA against CPU on the oracle bundle: every stage's output, atol 1e-3.
+
+    python bench/gpu_agreement.py [--oracle DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clipvis import InferenceConfig, load_predictor  # noqa: E402
+from clipvis.vocab import Vocabulary  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--oracle", default=os.environ.get("CLIPVIS_ORACLE", str(Path(__file__).resolve().parents[2]
+                                                                           / "shared" / "oracle")))
+    args = ap.parse_args()
+    root = Path(args.oracle)
+    summary = json.loads((root / "summary.json").read_text())
+    vocab = Vocabulary.from_names(summary["vocab"])
+    frames = list(np.load(root / "input_video_uint8.npy"))
+    min_size = int(min(np.load(root / "preprocess.npz")["image_size_hw"]))
+    topk = int(np.load(root / "instances_T9_K5.npz")["scores"].shape[0])
+    results = {}
+    for device in ("cpu", "cuda"):
+        p = load_predictor(str(root / "model_final.pth"), clip_config=str(root / f"{summary['clip_name']}.json"),
+                           device=device, config=InferenceConfig(min_size=min_size, topk=topk))
+        results[device] = p.predict(frames, vocab)
+    a, b = results["cpu"].analysis, results["cuda"].analysis
+    worst = {name: float((getattr(a, name).float() - getattr(b, name).float()).abs().max())
+             for name in ("object_logits", "ious", "pooled")}
+    worst["final class scores"] = float(np.abs(results["cpu"].class_scores - results["cuda"].class_scores).max())
+    same = [(i.query, i.label) for i in results["cpu"].instances] == [(i.query, i.label) for i in results["cuda"].instances]
+    print("| output | max abs diff CPU vs CUDA |\n|---|---|")
+    for k, v in worst.items():
+        print(f"| {k} | {v:.2e} |")
+    print(f"\nsame instances in the same order: {same}; all within atol 1e-3: {max(worst.values()) <= 1e-3}")
+    return 0 if same and max(worst.values()) <= 1e-3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
