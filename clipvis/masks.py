@@ -38,11 +38,8 @@ class FrameMaskCode:
         """logits: (Q, h, w) float tensor."""
         logits = logits.float()
         positive = logits > 0
-        pos_f = positive.float()[:, None]
-        k = 2 * BAND + 1
-        any_pos = F.max_pool2d(pos_f, k, stride=1, padding=BAND)
-        all_pos = -F.max_pool2d(-pos_f, k, stride=1, padding=BAND)
-        band = (any_pos != all_pos)[:, 0]
+        # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
+        band = _dilate(positive) & _dilate(~positive)
         # (h, w, Q) in Fortran order, as pycocotools wants; values follow the same order.
         band_f = np.asfortranarray(band.permute(1, 2, 0).numpy().astype(np.uint8))
         values_f = logits.permute(1, 2, 0).numpy()
@@ -66,6 +63,21 @@ class FrameMaskCode:
         for row, q in enumerate(queries):
             out[row][bands[:, :, row].T.astype(bool)] = self.band_values[q]
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1)))
+
+
+def _dilate(b: torch.Tensor) -> torch.Tensor:
+    """OR over the (2*BAND+1)^2 window around each pixel of (Q, h, w) bools, as
+    shifted ORs along each axis (much faster than max pooling floats)."""
+    for dim in (1, 2):
+        out = b.clone()
+        n = b.shape[dim]
+        for d in range(1, BAND + 1):
+            if d >= n:
+                break
+            out.narrow(dim, d, n - d).logical_or_(b.narrow(dim, 0, n - d))
+            out.narrow(dim, 0, n - d).logical_or_(b.narrow(dim, d, n - d))
+        b = out
+    return b
 
 
 def logits_to_frame_masks(logits: torch.Tensor, *, input_hw, padded_hw, frame_hw) -> torch.Tensor:

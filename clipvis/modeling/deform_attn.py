@@ -22,17 +22,17 @@ def ms_deform_attn(value, spatial_shapes, sampling_locations, attention_weights)
     n, m, d, _ = value.shape
     _, lq, _, n_levels, n_points, _ = sampling_locations.shape
     values = value.reshape(n * m, d, -1).split([h * w for h, w in spatial_shapes], dim=-1)
-    grids = 2 * sampling_locations - 1
-    # (N*M, 1, Lq, L, P): one weight per sampled point.
-    weights = attention_weights.transpose(1, 2).reshape(n * m, 1, lq, n_levels, n_points)
-    out = None
+    # Points before queries, (N*M, L, P, Lq, 2): grid_sample then returns (N*M, D, P, Lq), and
+    # each point's slice (N*M, D, Lq) is contiguous, so weighting and summing is a
+    # few in-place multiply-adds instead of a big (D, Lq, L*P) temporary.
+    grids = (2 * sampling_locations - 1).permute(0, 2, 3, 4, 1, 5).reshape(n * m, n_levels, n_points, lq, 2)
+    weights = attention_weights.permute(0, 2, 3, 4, 1).reshape(n * m, 1, n_levels, n_points, lq)
+    out = value.new_zeros(n * m, d, lq)
     for lvl, (h, w) in enumerate(spatial_shapes):
         v = values[lvl].view(n * m, d, h, w)  # a view: channels-first values need no copy
-        g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)  # (N*M, Lq, P, 2)
-        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)  # (N*M, D, Lq, P)
-        # Weight and sum the points level by level: no (D, Lq, L*P) stack in memory.
-        part = (sampled * weights[:, :, :, lvl]).sum(-1)  # (N*M, D, Lq)
-        out = part if out is None else out.add_(part)
+        sampled = F.grid_sample(v, grids[:, lvl], mode="bilinear", padding_mode="zeros", align_corners=False)
+        for p in range(n_points):
+            out.addcmul_(sampled[:, :, p], weights[:, :, lvl, p])
     return out.view(n, m * d, lq).transpose(1, 2).contiguous()
 
 

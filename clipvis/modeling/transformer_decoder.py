@@ -20,6 +20,31 @@ def _xavier(module: nn.Module):
             nn.init.xavier_uniform_(p)
 
 
+def attend(mha: nn.MultiheadAttention, query, key, value, allowed=None):
+    """nn.MultiheadAttention's math with its own weights, through SDPA.
+
+    query (Lq, B, C), key/value (Lk, B, C) -> (Lq, B, C). `allowed`: (B, 1, Lq, Lk)
+    bool, True where a query may attend, shared by all heads (MHA wants one copy
+    per head, which costs a large copy per layer).
+    """
+    c, h = query.shape[-1], mha.num_heads
+    w, b = mha.in_proj_weight, mha.in_proj_bias
+
+    def heads(x, i):
+        x = F.linear(x, w[i * c:(i + 1) * c], b[i * c:(i + 1) * c])
+        return x.view(x.shape[0], x.shape[1], h, c // h).permute(1, 2, 0, 3)  # (B, h, L, c/h)
+
+    out = F.scaled_dot_product_attention(heads(query, 0), heads(key, 1), heads(value, 2), attn_mask=allowed)
+    return mha.out_proj(out.permute(2, 0, 1, 3).reshape(query.shape[0], query.shape[1], c))
+
+
+def project_masks(mask_embed, features):
+    """(B, Q, C) x (B, C, H, W) -> (B, Q, H, W) as one batched matmul on the
+    features' own layout (einsum may copy the large feature map first)."""
+    b, c, h, w = features.shape
+    return torch.bmm(mask_embed, features.reshape(b, c, h * w)).view(b, -1, h, w)
+
+
 class SelfAttentionLayer(nn.Module):
     def __init__(self, d_model: int, nhead: int):
         super().__init__()
@@ -29,7 +54,7 @@ class SelfAttentionLayer(nn.Module):
 
     def forward(self, tgt, query_pos):
         q = k = tgt + query_pos
-        return self.norm(tgt + self.self_attn(q, k, value=tgt, need_weights=False)[0])
+        return self.norm(tgt + attend(self.self_attn, q, k, tgt))
 
 
 class CrossAttentionLayer(nn.Module):
@@ -39,10 +64,9 @@ class CrossAttentionLayer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         _xavier(self)
 
-    def forward(self, tgt, memory, *, memory_mask, pos, query_pos):
-        out = self.multihead_attn(query=tgt + query_pos, key=memory + pos, value=memory,
-                                  attn_mask=memory_mask, need_weights=False)[0]
-        return self.norm(tgt + out)
+    def forward(self, tgt, memory, *, allowed, memory_key, query_pos):
+        """memory_key = memory + its position encoding (the same for every layer of a level)."""
+        return self.norm(tgt + attend(self.multihead_attn, tgt + query_pos, memory_key, memory, allowed))
 
 
 class FFNLayer(nn.Module):
@@ -79,7 +103,7 @@ class DecoderOutput:
     mask_logits:   (B, Q, H/4, W/4)
     ious:          (B, Q) after sigmoid
     embeddings:    (B, Q, C) after the decoder norm (used for tracking)
-    aux: per earlier layer, dicts with the same keys (training and fidelity checks)
+    aux: per earlier layer, dicts with the same keys plus 'allowed' (the attention mask it set)
     """
 
     object_logits: torch.Tensor
@@ -129,6 +153,9 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
             sizes.append(x.shape[-2:])
             pos.append(self.pe_layer(x).flatten(2).permute(2, 0, 1))
             src.append((self.input_proj[i](x).flatten(2) + self.level_embed.weight[i][None, :, None]).permute(2, 0, 1))
+        # Keys are memory + position for every layer that reads a level: add once, contiguous.
+        src = [x.contiguous() for x in src]
+        keys = [(x + p).contiguous() for x, p in zip(src, pos)]
         bs = src[0].shape[1]
         query_embed = self.query_embed.weight.unsqueeze(1).repeat(1, bs, 1)
         output = self.query_feat.weight.unsqueeze(1).repeat(1, bs, 1)
@@ -148,12 +175,10 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         for i in range(self.num_layers):
             if with_aux:
                 aux.append(heads)
-            attn_mask = heads["attn_mask"]
-            # A query whose mask covers nothing may attend everywhere (else softmax of nothing).
-            attn_mask[torch.where(attn_mask.sum(-1) == attn_mask.shape[-1])] = False
+            allowed = heads["allowed"]
             level = i % self.num_feature_levels
             output = self.transformer_cross_attention_layers[i](
-                output, src[level], memory_mask=attn_mask, pos=pos[level], query_pos=query_embed)
+                output, src[level], allowed=allowed, memory_key=keys[level], query_pos=query_embed)
             output = self.transformer_self_attention_layers[i](output, query_embed)
             output = self.transformer_ffn_layers[i](output)
             last = i == self.num_layers - 1
@@ -172,16 +197,18 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         mask_embed = self.mask_embed(decoded)
         out = {}
         if with_full_masks:
-            out["mask_logits"] = torch.einsum("bqc,bchw->bqhw", mask_embed, mask_features)
+            out["mask_logits"] = project_masks(mask_embed, mask_features)
         if with_scores:
             out["object_logits"] = self.object_embed(decoded)
             out["ious"] = self.iou_head(decoded).sigmoid().squeeze(-1)
         if with_attn_mask:
             if small_features is not None:
-                small = torch.einsum("bqc,bchw->bqhw", mask_embed, small_features)
+                small = project_masks(mask_embed, small_features)
             else:
                 small = F.interpolate(out["mask_logits"], size=attn_size, mode="bilinear", align_corners=False)
-            # True = may not attend; one copy of each query's mask per head.
-            out["attn_mask"] = (small.sigmoid().flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1)
-                                .flatten(0, 1) < 0.5).detach()
+            # (B, 1, Q, HW), True = may attend: inside the query's mask (sigmoid >= 0.5).
+            allowed = (small.sigmoid().flatten(2) >= 0.5).unsqueeze(1).detach()
+            # A query whose mask covers nothing may attend everywhere (else softmax of nothing).
+            allowed |= ~allowed.any(-1, keepdim=True)
+            out["allowed"] = allowed
         return out
