@@ -80,6 +80,7 @@ class InferenceState:
     pos_sigmoid_sum: list = field(default_factory=list)
     pos_count: list = field(default_factory=list)
     mask_codes: list = field(default_factory=list)
+    frames_seen: int = 0  # frames received, some maybe not yet run (window not full)
     timings: dict = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: float = field(default_factory=time.perf_counter)
 
@@ -162,8 +163,9 @@ class VideoPredictor:
         if state.frame_hw is None:
             state.frame_hw = frame.shape[:2]
         elif frame.shape[:2] != state.frame_hw:
-            raise ValueError(f"frame {state.frames_done} is {frame.shape[1]}x{frame.shape[0]}, "
+            raise ValueError(f"frame {state.frames_seen} is {frame.shape[1]}x{frame.shape[0]}, "
                              f"the video started at {state.frame_hw[1]}x{state.frame_hw[0]}")
+        state.frames_seen += 1
         return frame
 
     def _autocast(self):
