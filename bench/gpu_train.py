@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from clipvis.train import AugmentConfig, ModelSpec, TrainConfig  # noqa: E402
+from clipvis.train import AugmentConfig, LossConfig, MatchCosts, ModelSpec, TrainConfig  # noqa: E402
 from clipvis.train.loop import Trainer  # noqa: E402
 from clipvis.train.synthetic import write_coco_shapes  # noqa: E402
 
@@ -48,15 +48,17 @@ def run(args, work: Path) -> int:
         clip_config = work / "clipvis_bench_tiny.json"
         clip_config.write_text(json.dumps(TINY_CLIP_CONFIG))
         spec = ModelSpec(clip_config=str(clip_config), head=dict(TINY_HEAD))
+        loss = LossConfig(num_points=2048, match=MatchCosts(num_points=2048))
         args.iters, args.warmup, args.crop, args.workers = 2, 1, 64, 0
         args.device = "cpu" if args.device == "auto" else args.device
         data = write_coco_shapes(work / "data", num_images=4, height=96, width=128)
     else:
         spec = ModelSpec(clip_model="convnext_base_w_320", head={"num_queries": 100, "dec_layers": 9})
+        loss = LossConfig()  # official: 12,544 points
         data = write_coco_shapes(work / "data", num_images=64, height=480, width=640, max_objects=6)
     config = TrainConfig(data=(str(data),), model=spec, max_iter=args.iters, batch_size=args.batch_size,
                          lr_steps=(), amp=args.amp, num_workers=args.workers, log_period=args.warmup,
-                         checkpoint_period=args.iters, augment=AugmentConfig(crop_size=args.crop))
+                         checkpoint_period=args.iters, augment=AugmentConfig(crop_size=args.crop), loss=loss)
     t0 = time.perf_counter()
     trainer = Trainer(config, work / "run", device=args.device)
     build_s = time.perf_counter() - t0

@@ -8,8 +8,10 @@ the values of the run being resumed.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 from ..train.config import AugmentConfig, TrainConfig
 from ..train.criterion import LossConfig
@@ -23,6 +25,8 @@ def _d(value) -> str:
 
 
 def add_arguments(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = __doc__.split("\n\n", 1)[1] + "\nSee docs/TRAINING.md for the objective, the data and the run folder."
     g = p.add_argument_group("data and output")
     g.add_argument("--data", action="append", metavar="JSON",
                    help="training data: COCO/LVIS instance JSON (images) or a YTVIS dataset JSON (videos, e.g. the "
@@ -36,7 +40,8 @@ def add_arguments(p):
     g.add_argument("--init", metavar="CHECKPOINT",
                    help="start from this model: a released name (e.g. clipvis_convnext_b_lvis) or a .pth/.safetensors "
                         "file; CLIP and head sizes come from it. Without it the head starts random")
-    g.add_argument("--clip-model", help="open_clip model name (default: the checkpoint's; new head: convnext_base_w_320)")
+    g.add_argument("--clip-model",
+                   help="open_clip model name (default: the checkpoint's; for a new head convnext_base_w_320)")
     g.add_argument("--clip-config", metavar="JSON", help="an open_clip model config for a custom CLIP")
     g.add_argument("--clip-pretrained", metavar="TAG|FILE",
                    help="CLIP weights for a new head (an open_clip tag such as laion_aesthetic_s13b_b82k, or a file); "
@@ -96,8 +101,21 @@ def _lr_steps(text: str) -> tuple[float, ...]:
     return steps
 
 
+def _absolute(paths):
+    """Files and folders as absolute paths (a run may be resumed from another
+    folder); anything else, such as a released checkpoint's name, as given."""
+    if paths is None:
+        return None
+    return [str(Path(p).resolve()) if Path(p).exists() else p for p in paths]
+
+
 def config_from_args(args, base: TrainConfig | None) -> TrainConfig:
     """The given options over `base` (the resumed run's settings, or the defaults)."""
+    for name in ("data", "image_root"):
+        setattr(args, name, _absolute(getattr(args, name)))
+    for name in ("init", "clip_config", "clip_pretrained"):
+        if getattr(args, name) is not None:
+            setattr(args, name, _absolute([getattr(args, name)])[0])
     if base is None:
         if not args.data:
             raise ValueError("give the training data with --data (or --resume a run)")

@@ -80,6 +80,24 @@ def _amp_dtype(amp: str, device: torch.device):
     return {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}[amp]
 
 
+def _resumable_state(out: Path, config: TrainConfig, resume: bool, log) -> dict | None:
+    """The saved state to continue from, after checking it may be continued."""
+    state = load_run(out)
+    if state is None:
+        return None
+    if not resume:
+        raise ValueError(f"{out} already holds a training run ({STATE_FILE}); pass --resume to "
+                         "continue it, or choose another --out")
+    saved = TrainConfig.from_dict(state["config"])
+    conflicts = resume_conflicts(saved, config)
+    if conflicts:
+        raise ValueError("the settings differ from the run being resumed: " + "; ".join(conflicts))
+    if saved.max_iter != config.max_iter:
+        log(f"note: max_iter changes from {saved.max_iter} to {config.max_iter}; "
+            "the learning-rate steps move with it")
+    return state
+
+
 def _iteration_seed(seed: int, iteration: int, rank: int) -> int:
     return (seed * 1_000_003 + iteration) * 1_009 + rank
 
@@ -89,48 +107,39 @@ class Trainer:
         self.out = Path(out)
         self.dist, self.device = _setup_distributed(device)
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-        state = load_run(self.out)
-        if state is not None and not resume:
-            raise ValueError(f"{self.out} already holds a training run ({STATE_FILE}); pass --resume to "
-                             "continue it, or choose another --out")
-        if state is not None:
-            saved = TrainConfig.from_dict(state["config"])
-            conflicts = resume_conflicts(saved, config)
-            if conflicts:
-                raise ValueError("the settings differ from the run being resumed: " + "; ".join(conflicts))
-            if saved.max_iter != config.max_iter:
-                self.log(f"note: max_iter changes from {saved.max_iter} to {config.max_iter}; "
-                         "the learning-rate steps move with it")
         self.config = config
-        self.state = state
-        self.start_iter = state["iteration"] if state else 0
-        self.history: list[dict] = list(state["history"]) if state else []
-
-        weights = str(self.out / state["weights"]) if state else None
-        self.model, self.clip_model_name = build_training_model(config.model, weights=weights)
-        self.model.to(self.device).train()  # the backbone keeps itself in eval mode
-        if state is None and not config.model.init and not config.model.clip_pretrained and self.dist.main:
-            self.log("warning: CLIP has random weights (no --init, no --clip-pretrained): "
-                     "fine for tests and benchmarks, useless for a real model")
-        self.criterion = SetCriterion(config=config.loss).to(self.device)
-        head = TrainingHead(self.model.sem_seg_head)
-        self.head = DistributedDataParallel(head, device_ids=[self.device.index] if self.device.type == "cuda"
-                                            else None) if self.dist.world > 1 else head
-        self.params = [p for p in self.model.sem_seg_head.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(param_groups(self.model.sem_seg_head, weight_decay=config.weight_decay),
-                                           lr=config.lr)
+        self.state = _resumable_state(self.out, config, resume, self.log)
+        self.start_iter = self.state["iteration"] if self.state else 0
+        self.history: list[dict] = list(self.state["history"]) if self.state else []
         self.amp_dtype = _amp_dtype(config.amp, self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        if state is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scaler.load_state_dict(state["scaler"])
+        # The data first: a bad file should fail in seconds, not after building a large model.
         records, summaries = load_sources(config.data, config.image_roots)
         if self.dist.main:
             for s in summaries:
                 self.log(s)
         self.dataset = TrainingSet(records, augment=config.augment, seed=config.seed)
+        self._build_model()
         self.mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(PIXEL_STD, device=self.device).view(1, 3, 1, 1)
+
+    def _build_model(self):
+        c, state = self.config, self.state
+        weights = str(self.out / state["weights"]) if state else None
+        self.model, self.clip_model_name = build_training_model(c.model, weights=weights)
+        self.model.to(self.device).train()  # the backbone keeps itself in eval mode
+        if state is None and not c.model.init and not c.model.clip_pretrained and self.dist.main:
+            self.log("warning: CLIP has random weights (no --init, no --clip-pretrained): "
+                     "fine for tests and benchmarks, useless for a real model")
+        self.criterion = SetCriterion(config=c.loss).to(self.device)
+        head = TrainingHead(self.model.sem_seg_head)
+        self.head = head if self.dist.world == 1 else DistributedDataParallel(
+            head, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.params = [p for p in self.model.sem_seg_head.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(param_groups(self.model.sem_seg_head, weight_decay=c.weight_decay), lr=c.lr)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        if state is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scaler.load_state_dict(state["scaler"])
 
     # ---- one iteration ---------------------------------------------------
     def _autocast(self):
@@ -152,9 +161,12 @@ class Trainer:
             layers = self.head(features)
         losses = self.criterion(layers, targets, generator=generator)
         total = sum(losses.values())
-        if not torch.isfinite(total):
-            raise LossDiverged(f"the loss became {total.item()} at iteration {iteration}; the last checkpoint "
-                                     f"in {self.out} is intact (try a lower --lr, or --amp off)")
+        bad = (~torch.isfinite(total)).float()
+        if self.dist.world > 1:
+            dist.all_reduce(bad)  # every rank stops together, none waits forever in the gradient sync
+        if bad.item():
+            raise LossDiverged(f"the loss became NaN or infinite at iteration {iteration}; the last checkpoint "
+                               f"in {self.out} is intact (try a lower --lr, or --amp off)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         if c.clip_grad > 0:
@@ -224,7 +236,7 @@ class Trainer:
 
 
 class _Window:
-    """Loss sums over one log period, kept on the device (one sync per log line)."""
+    """Loss sums over one log period, kept on the device until the log line."""
 
     def __init__(self):
         self.sums: dict[str, torch.Tensor] = {}
