@@ -4,39 +4,14 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from clipvis.labeling.discover import VideoJob
-from clipvis.video import Selection, VideoDecodeError, VideoSource, open_video
-# The data layer's still-frame reader does the header checks and decoding; it
-# only lacks a public way to read a given list of frames (see FrameListVideo).
-from clipvis.video.frames import _decode_image, _header_size, _StillFrames
-
-
-class FrameListVideo(_StillFrames):
-    """The frames a YouTube-VIS JSON lists for one video, in its order (a
-    folder may hold more frames than the JSON names)."""
-
-    kind = "folder"
-
-    def __init__(self, root: Path, names, selection_args: dict, where: str):
-        self._paths = [Path(root) / n for n in names]
-        self._names = list(names)
-        self._labels = [str(p) for p in self._paths]
-        missing = next((p for p in self._paths if not p.is_file()), None)
-        if missing is not None:
-            raise VideoDecodeError(f"{where}: frame {missing} does not exist")
-        sizes = [_header_size(p, str(p)) for p in self._paths]
-        self._setup(self._labels, sizes, None, selection_args, None, where)
-
-    def _source_names(self) -> list[str]:
-        return self._names
-
-    def _read(self, i):
-        return _decode_image(str(self._paths[i]))
+from clipvis.video import Selection, VideoSource, open_frames, open_video
 
 
 def open_job(job: VideoJob, *, stride: int = 1, max_frames: int | None = None) -> VideoSource:
     if job.kind == "list":
-        return FrameListVideo(Path(job.path), job.frame_files, {"stride": stride, "max_frames": max_frames},
-                              job.name)
+        # The frames a YouTube-VIS JSON lists for the video, in its order (a folder may hold more).
+        return open_frames([Path(job.path) / n for n in job.frame_files], names=list(job.frame_files),
+                           stride=stride, max_frames=max_frames)
     return open_video(job.path, stride=stride, max_frames=max_frames)
 
 

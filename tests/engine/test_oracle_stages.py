@@ -13,17 +13,7 @@ from clipvis.text import TextEncoder
 from clipvis.tracking import TopKMatcher
 from clipvis.vocab import Vocabulary
 
-from tests.engine.oracle_bundle import OracleBundle, assert_close, build_oracle_model
-
-
-@pytest.fixture(scope="module")
-def bundle(oracle):
-    return OracleBundle(oracle)
-
-
-@pytest.fixture(scope="module")
-def model_and_tokenizer(bundle):
-    return build_oracle_model(bundle)
+from tests.engine.oracle_bundle import assert_close
 
 
 @pytest.fixture(scope="module")

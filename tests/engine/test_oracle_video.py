@@ -10,17 +10,7 @@ import torch.nn.functional as F
 from clipvis.predictor import InferenceConfig, VideoPredictor
 from clipvis.vocab import Vocabulary
 
-from tests.engine.oracle_bundle import OracleBundle, assert_close, build_oracle_model
-
-
-@pytest.fixture(scope="module")
-def bundle(oracle):
-    return OracleBundle(oracle)
-
-
-@pytest.fixture(scope="module")
-def model_and_tokenizer(bundle):
-    return build_oracle_model(bundle)
+from tests.engine.oracle_bundle import assert_close
 
 
 def run(bundle, model_and_tokenizer, tag, t, k, *, window=10, tmp_path=None):
