@@ -150,9 +150,12 @@ class MSDeformAttnPixelDecoder(nn.Module):
         y, shapes = self.transformer(srcs, pos)
         b = y.shape[0]
         outs = [z.transpose(1, 2).reshape(b, -1, h, w) for z, (h, w) in zip(y.split([h * w for h, w in shapes], 1), shapes)]
+        # The FPN's large convolutions run faster on channels-last maps (oneDNN's preferred layout).
+        cl = torch.channels_last
         for idx, f in enumerate(self.fpn_features[::-1]):
             n = len(self.fpn_features) - idx
-            lateral = getattr(self, f"adapter_{n}")(features[f].float())
-            up = F.interpolate(outs[-1], size=lateral.shape[-2:], mode="bilinear", align_corners=False)
+            lateral = getattr(self, f"adapter_{n}")(features[f].float().contiguous(memory_format=cl))
+            up = F.interpolate(outs[-1].contiguous(memory_format=cl), size=lateral.shape[-2:], mode="bilinear",
+                               align_corners=False)
             outs.append(getattr(self, f"layer_{n}")(lateral + up))
-        return self.mask_features(outs[-1]), outs[:3]
+        return self.mask_features(outs[-1]).contiguous(), outs[:3]
