@@ -1,0 +1,152 @@
+"""Handlers that use the model: run (with progress and cancel), re-query, promote."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUnavailable, parse_vocabulary_text
+from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
+
+from app.callbacks.files import USER_ERRORS, problem
+from app.callbacks.view import full_view
+from app.run_job import RunJob
+from app.session.from_engine import vocabulary_for_requery
+
+POLL_SECONDS = 0.4
+MIN_INPUT, MAX_INPUT = 64, 1600  # model input short side, pixels
+MODEL_ERRORS = USER_ERRORS + (WeightsUnavailable, CheckpointMismatch, UnknownCLIPModel, RuntimeError)
+
+
+def build_vocabulary(text: str, standard: str | None) -> Vocabulary:
+    """Typed classes (`person, bike|bicycle`), a standard vocabulary, or both
+    (the typed classes are added after the standard ones)."""
+    typed = parse_vocabulary_text(text) if (text or "").strip() else None
+    if standard and standard not in list_vocabularies():
+        # Only the shipped names: load_vocabulary would also read any file the server can see.
+        raise VocabularyError(f"unknown standard vocabulary {standard!r} (known: {', '.join(list_vocabularies())})")
+    std = load_vocabulary(standard) if standard else None
+    if std is None and typed is None:
+        raise VocabularyError("type the classes to look for (e.g. 'person, bike|bicycle') or pick a vocabulary")
+    if std is None:
+        return typed
+    if typed is None:
+        return std
+    classes, known = list(std.classes), {c.name.lower() for c in std.classes}
+    for c in typed.classes:
+        if c.name.lower() not in known:
+            classes.append(VocabClass(id=max(x.id for x in classes) + 1, name=c.name, synonyms=c.synonyms))
+    return Vocabulary(classes=tuple(classes), name=f"{std.name}+typed")
+
+
+def input_size(value) -> int:
+    """The model input's short side, kept within what makes sense (a client may send anything)."""
+    return min(max(int(value), MIN_INPUT), MAX_INPUT)
+
+
+def run(studio, session, vocab_text, vocab_std, model_choice, custom_path, min_size):
+    """Start a run in the background and stream its progress (a generator)."""
+    if session is None:
+        yield problem("load a video first")
+        return
+    if session.job is not None and session.job.running:
+        yield problem("a run is already in progress for this video")
+        return
+    try:
+        vocabulary = build_vocabulary(vocab_text, vocab_std)
+        spec = studio.service.spec(model_choice, custom_path)
+        size = input_size(min_size or session.meta.min_size)
+    except USER_ERRORS + (TypeError,) as e:
+        yield problem(str(e))
+        return
+    session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
+    job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary,
+                 min_size=size)
+    session.job = job.start()
+    while job.running:
+        yield {"run_status": job.status_html()}
+        job.done.wait(POLL_SECONDS)
+    yield {"run_status": job.status_html(), "message": f"⚠️ {job.error}" if job.error else job.message}
+
+
+def after_run(session, t) -> dict:
+    """Refresh the view once a run ended (chained after `run`)."""
+    if session is None or session.job is None or session.job.error:
+        return {}
+    session.selected = None
+    return full_view(session, t, session.job.message +
+                     " Change the vocabulary and press **Re-label** to ask again without re-running.")
+
+
+def cancel(session) -> dict:
+    if session is None or session.job is None or not session.job.running:
+        return {"message": "No run in progress."}
+    session.job.cancel.set()
+    return {"message": "Cancelling…"}
+
+
+def _result_for_current_vocabulary(studio, session):
+    """The stored analysis classified with the session's vocabulary (cached)."""
+    if session.result is None:
+        session.result = studio.service.classify(session.meta.model, session.analysis, session.state.vocabulary)
+    return session.result
+
+
+def requery(studio, session, vocab_text, vocab_std, t) -> dict:
+    """New vocabulary, same video pass: re-label from the stored CLIP features."""
+    if session is None:
+        return problem("load a video first")
+    if session.job is not None and session.job.running:
+        return problem("wait for the run to finish (or cancel it) before re-labelling")
+    try:
+        asked = build_vocabulary(vocab_text, vocab_std)
+    except USER_ERRORS as e:
+        return problem(str(e))
+    if session.analysis is None:
+        # Imported annotations or no run yet: nothing to classify, but the names can change.
+        return problem("re-labelling needs the model's analysis of this video: press **Run** once first")
+    vocab, kept = vocabulary_for_requery(asked, session.state)
+    started = time.perf_counter()
+    try:
+        result = studio.service.classify(session.meta.model, session.analysis, vocab)
+        session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
+        edit, notes = session.requery(result)
+    except MODEL_ERRORS as e:
+        return problem(f"re-query failed: {e}")
+    took = time.perf_counter() - started
+    kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
+    msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
+           f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
+    return {**full_view(session, t, msg), "run_status": f"<div class='run-status ok'>{msg}</div>"}
+
+
+def candidates(studio, session) -> dict:
+    """The query slots the model kept but that are no instance: objects it may have dropped."""
+    if session is None or session.analysis is None:
+        return problem("recovering dropped objects needs the model's analysis: run the model first")
+    try:
+        _result_for_current_vocabulary(studio, session)
+        rows = session.candidates()
+    except MODEL_ERRORS as e:
+        return problem(str(e))
+    names = {c.id: c.name for c in session.state.vocabulary.classes}
+    choices = [(f"query {c['query']} · objectness {c['objectness']:.2f} · best: {names.get(c['category_id'])} "
+                f"{c['score']:.2f}", c["query"]) for c in rows]
+    return {"candidates": gr.update(choices=choices, value=choices[0][1] if choices else None),
+            "message": f"{len(choices)} low-score query tracks; pick one and press **Promote**." if choices
+            else "Every query slot is already an instance."}
+
+
+def promote(studio, session, query, t) -> dict:
+    if session is None:
+        return problem("load a video first")
+    if query is None:
+        return problem("pick a query track to promote (press **Show dropped objects** first)")
+    try:
+        _result_for_current_vocabulary(studio, session)
+        edit = session.promote(int(query))
+    except MODEL_ERRORS as e:
+        return problem(str(e))
+    new_id = max(session.state.tracks)
+    session.selected = new_id
+    return full_view(session, t, f"{edit.label}. Undo reverts it.")

@@ -1,0 +1,116 @@
+"""Turning the engine's results into tracks, and re-query.
+
+The engine may list one query slot several times with different classes (the
+official top-k over query x class pairs, which suits AP). An annotation wants
+one track per object, so each query keeps only its best-scored instance.
+
+Re-query: a new vocabulary is classified from the stored analysis (no video
+pass), then
+- tracks whose label the user chose (or that were imported) keep it;
+- model-made tracks follow their query slot's new best class and score;
+- query slots that now make the engine's list and are not tracks yet, and were
+  not deleted by the user, become new tracks.
+Masks of existing tracks are never touched: they may carry the user's edits.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from clipvis import VideoResult, Vocabulary
+from clipvis.formats.rle import mask_to_rle
+from clipvis.vocab import VocabClass
+
+from app.session.operations import Proposal
+from app.session.tracks import Track, TrackSet
+
+
+def best_per_query(result: VideoResult) -> dict:
+    """{query: its best Instance}, in the result's order (best first)."""
+    best = {}
+    for inst in result.instances:
+        best.setdefault(inst.query, inst)
+    return best
+
+
+def top_classes(result: VideoResult, query: int, k: int = 5) -> tuple:
+    """((category_id, score), ...) of a query slot's k best classes."""
+    row = result.class_scores[query]
+    order = np.argsort(-row, kind="stable")[:k]
+    return tuple((result.vocabulary.classes[i].id, float(row[i])) for i in order)
+
+
+def best_class(result: VideoResult, query: int) -> tuple[int, float]:
+    return top_classes(result, query, 1)[0]
+
+
+def query_segmentations(result: VideoResult, queries: list[int], frames_of: dict, progress=None) -> dict:
+    """{query: per-frame RLE or None}; frames_of[q]: (T,) bool, where to keep the mask.
+
+    One batched mask decode per frame, for all queries together."""
+    T = result.num_frames
+    segs = {q: [None] * T for q in queries}
+    for t in range(T):
+        wanted = [q for q in queries if frames_of[q][t]]
+        if wanted:
+            for q, m in zip(wanted, result.analysis.query_masks(t, wanted)):
+                if m.any():
+                    segs[q][t] = mask_to_rle(m)
+        if progress is not None:
+            progress(t + 1, T)
+    return segs
+
+
+def tracks_from_result(result: VideoResult, *, start_id: int = 1, skip_queries=(), progress=None) -> list[Track]:
+    """One track per query slot in the result (its best instance), best first."""
+    best = [inst for q, inst in best_per_query(result).items() if q not in set(skip_queries)]
+    segs = query_segmentations(result, [i.query for i in best], {i.query: i.present for i in best}, progress)
+    tracks = []
+    for inst in best:
+        if all(s is None for s in segs[inst.query]):
+            continue  # shown on no frame: nothing to annotate
+        tracks.append(Track(id=start_id + len(tracks), category_id=inst.category_id, score=inst.score,
+                            segmentations=tuple(segs[inst.query]), query=inst.query, origin="model",
+                            top_classes=top_classes(result, inst.query)))
+    return tracks
+
+
+def vocabulary_for_requery(asked: Vocabulary, state: TrackSet) -> tuple[Vocabulary, list[str]]:
+    """The asked vocabulary, plus the classes of hand-set labels it lacks (so
+    no hand label is lost). Returns it and the names that were kept."""
+    names = {c.name.lower() for c in asked.classes}
+    kept, classes = [], list(asked.classes)
+    for t in state.tracks.values():
+        if t.by_hand or t.query is None:
+            name = state.class_name(t.category_id)
+            if name.lower() not in names:
+                names.add(name.lower())
+                kept.append(name)
+                old = next((c for c in state.vocabulary.classes if c.id == t.category_id), None)
+                syns = old.synonyms if old is not None else (name,)
+                classes.append(VocabClass(id=max(c.id for c in classes) + 1, name=name, synonyms=syns))
+    return Vocabulary(classes=tuple(classes), name=asked.name), kept
+
+
+def requery(state: TrackSet, result: VideoResult, progress=None) -> Proposal:
+    """Re-label from `result` (the stored analysis classified with the new vocabulary)."""
+    vocab = result.vocabulary
+    by_name = {c.name.lower(): c.id for c in vocab.classes}
+    best = best_per_query(result)
+    new, relabelled, kept_hand = {}, 0, 0
+    for t in state.tracks.values():
+        if t.by_hand or t.query is None:
+            cid = by_name[state.class_name(t.category_id).lower()]
+            new[t.id] = t.with_(category_id=cid)
+            kept_hand += 1
+            continue
+        inst = best.get(t.query)
+        cid, score = (inst.category_id, inst.score) if inst is not None else best_class(result, t.query)
+        new[t.id] = t.with_(category_id=cid, score=score, top_classes=top_classes(result, t.query))
+        relabelled += vocab.classes[vocab.index_of_id(cid)].name != state.class_name(t.category_id)
+    taken = {t.query for t in state.tracks.values()} | state.dismissed
+    added = tracks_from_result(result, start_id=state.next_id, skip_queries=taken, progress=progress)
+    new.update({t.id: t for t in added})
+    notes = [f"{relabelled} model track(s) changed class", f"{len(added)} new track(s) found",
+             f"{kept_hand} hand-labelled or imported track(s) kept their label"]
+    return Proposal(new, f"Re-query: {', '.join(vocab.names[:6])}{' …' if len(vocab) > 6 else ''}",
+                    vocabulary=vocab, notes=notes)
