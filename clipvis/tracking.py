@@ -13,7 +13,6 @@ from collections import deque
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 

@@ -130,7 +130,7 @@ def read_state_dict(path: Path) -> tuple[dict, dict]:
             return {k: f.get_tensor(k) for k in f.keys()}, meta
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # not a torch file, or pickled objects beyond tensors
+    except Exception:  # not a torch file, or pickled objects beyond tensors
         if not _looks_like_torch_file(path):
             raise CheckpointMismatch(f"{path} is not a model checkpoint (neither a PyTorch nor a safetensors file)") from None
         warnings.warn(f"{path.name}: loading with pickle (it holds more than tensors); only do this for trusted files")

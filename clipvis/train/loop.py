@@ -11,7 +11,6 @@ on its own samples (batch_size each) and rank 0 writes the files.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from clipvis.build import resolve_device
+from clipvis.distributed import Ranks, rank_device
 from clipvis.preprocess import PIXEL_MEAN, PIXEL_STD
 
 from .config import TrainConfig, resume_conflicts
@@ -45,31 +44,16 @@ class TrainResult:
     history: list[dict]
 
 
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _setup_distributed(device: str | None) -> tuple[_Dist, torch.device]:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; one GPU per process, NCCL on
-    CUDA and gloo on the CPU."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist(), resolve_device(device)
-    d = _Dist(rank=int(os.environ["RANK"]), world=world, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
-    dev = resolve_device(device)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", d.local_rank)
-        torch.cuda.set_device(dev)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    return d, dev
+def _setup_distributed(device: str | None) -> tuple[Ranks, torch.device]:
+    """One GPU per process under torchrun (NCCL), gloo on the CPU."""
+    ranks = Ranks.from_env()
+    dev = rank_device(device, ranks)
+    if ranks.world_size > 1:
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return ranks, dev
 
 
 def _amp_dtype(amp: str, device: torch.device):
@@ -114,7 +98,7 @@ class Trainer:
         self.amp_dtype = _amp_dtype(config.amp, self.device)
         # The data first: a bad file should fail in seconds, not after building a large model.
         records, summaries = load_sources(config.data, config.image_roots)
-        if self.dist.main:
+        if self.dist.is_main:
             for s in summaries:
                 self.log(s)
         self.dataset = TrainingSet(records, augment=config.augment, seed=config.seed)
@@ -127,12 +111,12 @@ class Trainer:
         weights = str(self.out / state["weights"]) if state else None
         self.model, self.clip_model_name = build_training_model(c.model, weights=weights)
         self.model.to(self.device).train()  # the backbone keeps itself in eval mode
-        if state is None and not c.model.init and not c.model.clip_pretrained and self.dist.main:
+        if state is None and not c.model.init and not c.model.clip_pretrained and self.dist.is_main:
             self.log("warning: CLIP has random weights (no --init, no --clip-pretrained): "
                      "fine for tests and benchmarks, useless for a real model")
         self.criterion = SetCriterion(config=c.loss).to(self.device)
         head = TrainingHead(self.model.sem_seg_head)
-        self.head = head if self.dist.world == 1 else DistributedDataParallel(
+        self.head = head if self.dist.world_size == 1 else DistributedDataParallel(
             head, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.params = [p for p in self.model.sem_seg_head.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(param_groups(self.model.sem_seg_head, weight_decay=c.weight_decay), lr=c.lr)
@@ -162,7 +146,7 @@ class Trainer:
         losses = self.criterion(layers, targets, generator=generator)
         total = sum(losses.values())
         bad = (~torch.isfinite(total)).float()
-        if self.dist.world > 1:
+        if self.dist.world_size > 1:
             dist.all_reduce(bad)  # every rank stops together, none waits forever in the gradient sync
         if bad.item():
             raise LossDiverged(f"the loss became NaN or infinite at iteration {iteration}; the last checkpoint "
@@ -185,10 +169,10 @@ class Trainer:
         loader = DataLoader(self.dataset, batch_size=c.batch_size, collate_fn=collate, num_workers=c.num_workers,
                             pin_memory=self.device.type == "cuda",
                             sampler=IterationSampler(start=self.start_iter, stop=end, batch_size=c.batch_size,
-                                                     rank=self.dist.rank, world=self.dist.world))
-        if self.dist.main:
+                                                     rank=self.dist.rank, world=self.dist.world_size))
+        if self.dist.is_main:
             n = sum(p.numel() for p in self.params)
-            self.log(f"training {n / 1e6:.2f}M parameters on {self.device} x {self.dist.world}, "
+            self.log(f"training {n / 1e6:.2f}M parameters on {self.device} x {self.dist.world_size}, "
                      f"amp {self.amp_dtype or 'off'}, iterations {self.start_iter}..{end} of {c.max_iter}")
         weights = self.out / self.state["weights"] if self.state else None
         window = _Window()
@@ -208,14 +192,14 @@ class Trainer:
         return TrainResult(weights=weights, iteration=it, history=self.history)
 
     def _log(self, it: int, window: "_Window"):
-        means = window.means(self.dist.world)
+        means = window.means(self.dist.world_size)
         rec = {"iter": it, "lr": self.config.lr_at(it - 1), **means,
                "sec_per_iter": window.elapsed() / max(window.count, 1),
                "data_sec_per_iter": window.data_time / max(window.count, 1)}
         if self.device.type == "cuda":
             rec["max_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         self.history.append(rec)
-        if self.dist.main:
+        if self.dist.is_main:
             eta = rec["sec_per_iter"] * (self.config.max_iter - it)
             parts = "  ".join(f"{k.removeprefix('loss_')} {rec[k]:.3f}" for k in LOSS_NAMES)
             self.log(f"iter {it}/{self.config.max_iter}  loss {rec['total']:.3f}  ({parts})  lr {rec['lr']:.2e}  "
@@ -224,13 +208,13 @@ class Trainer:
     def _save(self, it: int) -> Path:
         final = it == self.config.max_iter
         path = self.out / weights_name(it, final=final)
-        if self.dist.main:
+        if self.dist.is_main:
             save_run(self.out, model=self.model, clip_model_name=self.clip_model_name, iteration=it,
                      final=final, optimizer=self.optimizer, scaler=self.scaler,
                      config=self.config.to_dict(), history=self.history)
             write_loss_log(self.out, self.history)
             self.log(f"saved {path}")
-        if self.dist.world > 1:
+        if self.dist.world_size > 1:
             dist.barrier()
         return path
 
