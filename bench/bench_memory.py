@@ -33,7 +33,7 @@ TINY_TRUNK_640 = {
 }
 
 
-def child(frames: int, trunk: str, h: int, w: int):
+def child(frames: int, trunk: str, h: int, w: int, min_size: int = 480, trim: bool = True):
     import torch
     from bench.common import synthetic_video
     from clipvis.build import create_clip, register_clip_config
@@ -41,6 +41,9 @@ def child(frames: int, trunk: str, h: int, w: int):
     from clipvis.predictor import InferenceConfig, VideoPredictor
 
     torch.set_num_threads(2)
+    if not trim:  # compare with the heap left as glibc keeps it
+        import clipvis.predictor
+        clipvis.predictor._LIBC = None
     name = trunk
     if trunk == "tiny":
         cfg = Path(tempfile.mkdtemp()) / "clipvis_bench_tiny640.json"
@@ -49,7 +52,7 @@ def child(frames: int, trunk: str, h: int, w: int):
     torch.manual_seed(0)
     clip, tok = create_clip(name)
     model = CLIPVISModel(clip_model=clip, head_cfg=HeadConfig())
-    pred = VideoPredictor(model, tokenizer=tok, config=InferenceConfig())
+    pred = VideoPredictor(model, tokenizer=tok, config=InferenceConfig(min_size=min_size))
     base_video = synthetic_video(20, h, w)  # frames are generated on the fly, never held whole
     t0 = time.perf_counter()
     analysis = pred.analyse((base_video[i % 20] for i in range(frames)), num_frames=frames)
@@ -68,18 +71,22 @@ def main():
     ap.add_argument("--trunk", default="tiny")
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--width", type=int, default=864)
+    ap.add_argument("--min-size", type=int, default=480, help="model input's short side")
+    ap.add_argument("--no-trim", action="store_true", help="do not hand freed heap memory back after each window")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.trunk, args.height, args.width)
+        return child(args.child, args.trunk, args.height, args.width, args.min_size, not args.no_trim)
     rows = []
     for n in args.frames:
         out = subprocess.run([sys.executable, __file__, "--child", str(n), "--trunk", args.trunk,
-                              "--height", str(args.height), "--width", str(args.width)],
+                              "--height", str(args.height), "--width", str(args.width),
+                              "--min-size", str(args.min_size)] + (["--no-trim"] if args.no_trim else []),
                              capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     mb = 1 / 2**20
-    print(f"trunk {args.trunk}, head 100 queries / 256-d, {args.height}x{args.width} frames, window 10")
+    print(f"trunk {args.trunk}, head 100 queries / 256-d, {args.height}x{args.width} frames, "
+          f"input short side {args.min_size}, window 10")
     print("| frames | peak RSS (MB) | compressed masks (MB) | per-query tensors (MB) | s/frame |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['frames']} | {r['peak'] * mb:.0f} | {r['masks'] * mb:.1f} | {r['small'] * mb:.1f} | "

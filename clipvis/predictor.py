@@ -13,6 +13,8 @@ logits as in the official code.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -29,6 +31,18 @@ from .structures import VideoAnalysis, VideoMeta, VideoResult
 from .text import TextEncoder
 from .tracking import TopKMatcher
 from .vocab import Vocabulary
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (e.g. musl)
+        return None
+
+
+_LIBC = _load_libc()
 
 STAGES = ("backbone", "pixel_decoder", "decoder", "matching", "classification", "mask_encoding")
 
@@ -183,11 +197,20 @@ class VideoPredictor:
             try:
                 self._run_batch(chunk, state)
                 start += len(chunk)
+                self._release_freed_memory()
             except torch.OutOfMemoryError:
                 if self._window == 1:
                     raise
                 torch.cuda.empty_cache()
                 self._window = max(1, self._window // 2)
+
+    @staticmethod
+    def _release_freed_memory():
+        # Each window frees GBs of activations between small arrays that stay
+        # (the per-frame records); glibc keeps such freed heap pages, and a long
+        # video's resident memory creeps up. malloc_trim hands them back.
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)
 
     def _timed(self, state, stage):
         return _Timer(state.timings, stage, self.device)
