@@ -41,8 +41,6 @@ class CLIPBackbone(nn.Module):
         with torch.no_grad():
             feats = self.extract(torch.zeros(1, 3, 64, 64))
         self.channels = {k: v.shape[1] for k, v in feats.items()}
-        self.embed_dim = int(self.clip_model.text_projection.shape[-1]) if getattr(
-            self.clip_model, "text_projection", None) is not None else int(self.pool(feats["clip_vis_dense"], torch.ones(1, 1, 2, 2)).shape[-1])
 
     def train(self, mode: bool = True):
         super().train(mode)
