@@ -136,6 +136,9 @@ class VideoPredictor:
             yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)
 
     def finish(self, state: InferenceState) -> VideoAnalysis:
+        """The analysis of the frames run so far. It leaves `state` untouched, so
+        it may also be called between windows for a live, provisional view
+        (classify it to see the instances found so far)."""
         if state.frames_done == 0:
             raise EmptyVideoError("the video has no frames to analyse")
         stack = lambda xs: torch.stack(xs, 1)  # noqa: E731 - per-frame (Q, ...) -> (Q, T, ...)

@@ -120,3 +120,17 @@ def test_fp16_on_cpu_is_refused(tiny_predictor):
     with pytest.raises(ValueError, match="fp16"):
         VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
                        config=InferenceConfig(precision="fp16"), device="cpu")
+
+
+def test_provisional_results_between_windows(tiny_predictor):
+    pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
+                          config=InferenceConfig(min_size=64, topk=10, window=3),
+                          text_cache_dir=tiny_predictor.text.cache_dir)
+    state = pred.init_state()
+    seen = []
+    for p in pred.propagate(list(moving_squares_video(7)), state, num_frames=7):
+        partial = pred.classify(pred.finish(state), VOCAB)  # what a UI shows while the run goes on
+        seen.append(partial.num_frames)
+    assert seen == [3, 6, 7]
+    final = pred.classify(pred.finish(state), VOCAB)
+    assert [(i.query, i.label) for i in final.instances] == [(i.query, i.label) for i in partial.instances]
