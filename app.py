@@ -1,7 +1,8 @@
 """CLIP-VIS Studio: `python app.py` serves the studio on http://127.0.0.1:7860.
 
-    python app.py --checkpoint ../shared/oracle/model_final.pth \
-        --clip-model convnext_base_tiny_oracle --clip-config ../shared/oracle/convnext_base_tiny_oracle.json
+    python app.py --checkpoint FILE.pth [--clip-model NAME --clip-config CONFIG.json]
+
+(the README shows how to try it on the fidelity bundle's tiny model).
 
 Every flag has an environment variable (`python app.py --help`), so a Hugging
 Face Space runs it with none. No weights are loaded until the first run.
