@@ -64,6 +64,15 @@ class VideoAnalysis:
             if tuple(getattr(self, name).shape[:2]) != (q, t):
                 raise ValueError(f"{name} has shape {tuple(getattr(self, name).shape)}, expected ({q}, {t}, ...)")
 
+    def __getstate__(self):
+        # Saved analyses leave out the decoded-mask cache: it is derived, and large.
+        state = dict(self.__dict__)
+        state["_frame_cache"] = OrderedDict()
+        return state
+
+    def clear_mask_cache(self):
+        self._frame_cache.clear()
+
     @property
     def num_queries(self) -> int:
         return self.ious.shape[0]

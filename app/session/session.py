@@ -11,7 +11,6 @@ import math
 import shutil
 import threading
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +161,7 @@ class Session:
     def set_analysis(self, analysis, result, *, model: str = "", progress=None) -> Edit:
         """A finished run: its tracks replace the current ones (one undoable step)."""
         with self.lock:
-            store.save_analysis(self.folder, replace(analysis, _frame_cache={}))
+            store.save_analysis(self.folder, analysis)  # its mask cache is not pickled
             self.analysis, self.result = analysis, result
             self.meta.model = model
             tracks = from_engine.tracks_from_result(result, progress=progress)

@@ -58,7 +58,7 @@ def result_to_dataset(result, video: Video) -> YTVISDataset:
                 segs[i][t] = mask_to_rle(masks[i])
         # The analysis caches up to 4096 full-size masks for a UI that revisits frames; going
         # through once, that cache would only grow (GBs at 720p), so it is emptied per frame.
-        result.analysis._frame_cache.clear()  # not needed for memory (the cache is bounded); frees it early
+        result.analysis.clear_mask_cache()  # the cache is bounded anyway; this frees it early
     annotations = []
     for inst, seg in zip(instances, segs):
         if any(s is not None for s in seg):

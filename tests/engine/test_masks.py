@@ -37,3 +37,16 @@ def test_codec_is_exact_after_upsampling(frame_hw, input_hw, padded_hw, smooth):
 def test_empty_selection():
     code = FrameMaskCode.encode(torch.randn(3, 8, 8))
     assert code.decode([]).shape == (0, 8, 8)
+
+
+def test_saved_analysis_leaves_out_the_mask_cache(tiny_predictor, tmp_path):
+    from tests.conftest import moving_squares_video
+    from clipvis import parse_vocabulary_text
+    result = tiny_predictor.predict(list(moving_squares_video(3)), parse_vocabulary_text("a, b"))
+    before = result.frame_masks(1)
+    assert len(result.analysis._frame_cache) > 0
+    torch.save(result.analysis, tmp_path / "a.pt")
+    loaded = torch.load(tmp_path / "a.pt", weights_only=False)
+    assert len(loaded._frame_cache) == 0 and len(result.analysis._frame_cache) > 0
+    masks = loaded.query_masks(1, [i.query for i in result.instances])
+    np.testing.assert_array_equal(masks[[i.present[1] for i in result.instances]], before[[i.present[1] for i in result.instances]])

@@ -102,10 +102,15 @@ def test_pretrained_as_local_file_goes_through_open_clip(tmp_path, tiny_clip_con
         assert torch.equal(v, loaded.state_dict()[k]), k
 
 
-def test_safetensors_round_trip(tmp_path, tiny_checkpoint, tiny_clip_config):
+def saved_as_safetensors(tmp_path, tiny_checkpoint, tiny_clip_config):
     model, _, name = build_model(checkpoint=str(tiny_checkpoint), clip_config=str(tiny_clip_config))
     out = tmp_path / "ft.safetensors"
     save_checkpoint(out, model, clip_model_name=name)
+    return model, name, out
+
+
+def test_safetensors_round_trip(tmp_path, tiny_checkpoint, tiny_clip_config):
+    model, name, out = saved_as_safetensors(tmp_path, tiny_checkpoint, tiny_clip_config)
     # The CLIP model name comes from the file's metadata: no --clip-model needed.
     again, _, name2 = build_model(checkpoint=str(out))
     assert name2 == name
@@ -116,9 +121,7 @@ def test_safetensors_round_trip(tmp_path, tiny_checkpoint, tiny_clip_config):
 def test_saved_checkpoint_loads_in_a_fresh_process_without_clip_config(tmp_path, tiny_checkpoint, tiny_clip_config):
     import subprocess
     import sys
-    model, _, name = build_model(checkpoint=str(tiny_checkpoint), clip_config=str(tiny_clip_config))
-    out = tmp_path / "ft.safetensors"
-    save_checkpoint(out, model, clip_model_name=name)
+    _, _, out = saved_as_safetensors(tmp_path, tiny_checkpoint, tiny_clip_config)
     code = ("from clipvis import load_predictor; p = load_predictor(%r, device='cpu'); "
             "print(p.model.num_queries)" % str(out))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
