@@ -35,19 +35,24 @@ class FrameMaskCode:
 
     @classmethod
     def encode(cls, logits: torch.Tensor) -> "FrameMaskCode":
-        """logits: (Q, h, w) float tensor."""
+        """logits: (Q, h, w) float tensor, on any device.
+
+        The pixel work (signs, band, picking the band's values) runs where the
+        logits are, so on a GPU only the two bit maps and the band's values
+        cross to the CPU for pycocotools.
+        """
         logits = logits.float()
         positive = logits > 0
         # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
         band = _dilate(positive) & _dilate(~positive)
-        # (h, w, Q) in Fortran order, as pycocotools wants; values follow the same order.
-        band_f = np.asfortranarray(band.permute(1, 2, 0).numpy().astype(np.uint8))
-        values_f = logits.permute(1, 2, 0).numpy()
+        # pycocotools wants (h, w, Q) in Fortran order: that is (Q, w, h) in C order.
+        pos_qwh, band_qwh = positive.transpose(1, 2), band.transpose(1, 2)
+        values = logits.transpose(1, 2)[band_qwh].cpu().numpy()  # column-major within each query
+        counts = band_qwh.flatten(1).sum(1).cpu().tolist()
         return cls(
-            sign_rles=mask_util.encode(np.asfortranarray(positive.permute(1, 2, 0).numpy().astype(np.uint8))),
-            band_rles=mask_util.encode(band_f),
-            band_values=[values_f[:, :, q].T[band_f[:, :, q].T.astype(bool)].astype(np.float32)
-                         for q in range(logits.shape[0])],
+            sign_rles=mask_util.encode(_fortran_bits(pos_qwh)),
+            band_rles=mask_util.encode(_fortran_bits(band_qwh)),
+            band_values=np.split(values, np.cumsum(counts)[:-1]) if counts else [],
             shape=tuple(logits.shape),
         )
 
@@ -63,6 +68,11 @@ class FrameMaskCode:
         for row, q in enumerate(queries):
             out[row][bands[:, :, row].T.astype(bool)] = self.band_values[q]
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1)))
+
+
+def _fortran_bits(qwh: torch.Tensor) -> np.ndarray:
+    """(Q, w, h) bools -> (h, w, Q) uint8 in Fortran order, without a CPU-side copy."""
+    return qwh.to(torch.uint8).contiguous().cpu().numpy().transpose(2, 1, 0)
 
 
 def _dilate(b: torch.Tensor) -> torch.Tensor:

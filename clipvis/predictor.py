@@ -63,7 +63,7 @@ class InferenceConfig:
     memory_size: int = 9  # frames in the matching memory
     top_k_frames: int = 5  # memory frames averaged for the assignment
     topk: int = 50  # instances kept per video
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 on CUDA only)
+    precision: str = "fp32"  # fp32 (IEEE: TF32 off on CUDA) | bf16 | fp16 (autocast; fp16 on CUDA only)
 
 
 @dataclass
@@ -188,7 +188,7 @@ class VideoPredictor:
     def _autocast(self):
         p = self.config.precision
         if p == "fp32":
-            return contextlib.nullcontext()
+            return _ieee_fp32() if self.device.type == "cuda" else contextlib.nullcontext()
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[p]
         return torch.autocast(self.device.type, dtype=dtype)
 
@@ -245,15 +245,34 @@ class VideoPredictor:
                 perm = torch.from_numpy(state.matcher(out.embeddings[j]))
             p = perm.to(self.device)
             with self._timed(state, "mask_encoding"):
-                m = masks[j, p].cpu()
+                m = masks[j, p]
                 positive = m > 0
-                state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1))
-                state.pos_count.append(positive.flatten(1).sum(1).float())
+                state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
+                state.pos_count.append(positive.flatten(1).sum(1).float().cpu())
                 state.mask_codes.append(FrameMaskCode.encode(m))
             state.object_logits.append(out.object_logits[j, p].float().cpu())
             state.ious.append(out.ious[j, p].float().cpu())
             state.pooled.append(pooled[j, p].cpu())
             state.pool_empty.append(empty[j, p].cpu())
+
+
+@contextlib.contextmanager
+def _ieee_fp32():
+    """fp32 means fp32 on CUDA too. PyTorch runs cuDNN convolutions in TF32 by
+    default on Ampere and later (a 10-bit mantissa): on an H100 that moved the
+    oracle's object logits by 2e-3 and flipped mask pixels. Set for the forward
+    only, then restored. If the caller mixed PyTorch's old and new TF32 APIs,
+    the flags cannot be read, and we leave them as the caller chose."""
+    try:
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    except RuntimeError:
+        yield
+        return
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class _Timer:
