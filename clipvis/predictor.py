@@ -13,8 +13,6 @@ logits as in the official code.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -24,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .classify import classify_analysis
+from .heap import keep_freed_memory, release_freed_memory
 from .masks import FrameMaskCode
 from .modeling import CLIPVISModel
 from .preprocess import padded_hw, resize_frame, to_model_input
@@ -31,18 +30,6 @@ from .structures import VideoAnalysis, VideoMeta, VideoResult
 from .text import TextEncoder
 from .tracking import TopKMatcher
 from .vocab import Vocabulary
-
-def _load_libc():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc (e.g. musl)
-        return None
-
-
-_LIBC = _load_libc()
 
 STAGES = ("backbone", "pixel_decoder", "decoder", "matching", "classification", "mask_encoding")
 
@@ -113,6 +100,8 @@ class VideoPredictor:
         self._window = config.window
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on CPU")
+        if self.device.type == "cpu":
+            keep_freed_memory()
 
     # ---- the video pass -------------------------------------------------
     def init_state(self) -> InferenceState:
@@ -210,10 +199,9 @@ class VideoPredictor:
     @staticmethod
     def _release_freed_memory():
         # Each window frees GBs of activations between small arrays that stay
-        # (the per-frame records); glibc keeps such freed heap pages, and a long
-        # video's resident memory creeps up. malloc_trim hands them back.
-        if _LIBC is not None:
-            _LIBC.malloc_trim(0)
+        # (the per-frame records); the heap keeps such freed pages, and a long
+        # video's resident memory would creep up.
+        release_freed_memory()
 
     def _timed(self, state, stage):
         return _Timer(state.timings, stage, self.device)
