@@ -46,9 +46,12 @@ class FrameMaskCode:
         # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
         band = _dilate(positive) & _dilate(~positive)
         # pycocotools wants (h, w, Q) in Fortran order: that is (Q, w, h) in C order.
-        pos_qwh, band_qwh = positive.transpose(1, 2), band.transpose(1, 2)
-        values = logits.transpose(1, 2)[band_qwh].cpu().numpy()  # column-major within each query
-        counts = band_qwh.flatten(1).sum(1).cpu().tolist()
+        pos_qwh, band_qwh = positive.transpose(1, 2).contiguous(), band.transpose(1, 2).contiguous()
+        if logits.is_cpu:  # numpy's boolean indexing is 4x faster than torch's here
+            values = logits.transpose(1, 2).contiguous().numpy()[band_qwh.numpy()]
+        else:
+            values = logits.transpose(1, 2)[band_qwh].cpu().numpy()
+        counts = torch.count_nonzero(band_qwh, dim=(1, 2)).tolist()  # values are column-major within each query
         return cls(
             sign_rles=mask_util.encode(_fortran_bits(pos_qwh)),
             band_rles=mask_util.encode(_fortran_bits(band_qwh)),
@@ -71,8 +74,8 @@ class FrameMaskCode:
 
 
 def _fortran_bits(qwh: torch.Tensor) -> np.ndarray:
-    """(Q, w, h) bools -> (h, w, Q) uint8 in Fortran order, without a CPU-side copy."""
-    return qwh.to(torch.uint8).contiguous().cpu().numpy().transpose(2, 1, 0)
+    """Contiguous (Q, w, h) bools -> (h, w, Q) uint8 in Fortran order, a view on the CPU."""
+    return qwh.view(torch.uint8).cpu().numpy().transpose(2, 1, 0)
 
 
 def _dilate(b: torch.Tensor) -> torch.Tensor:

@@ -236,7 +236,7 @@ class VideoPredictor:
                 m = masks[j, p]
                 positive = m > 0
                 state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
-                state.pos_count.append(positive.flatten(1).sum(1).float().cpu())
+                state.pos_count.append(torch.count_nonzero(positive, dim=(1, 2)).float().cpu())
                 state.mask_codes.append(FrameMaskCode.encode(m))
             state.object_logits.append(out.object_logits[j, p].float().cpu())
             state.ious.append(out.ious[j, p].float().cpu())

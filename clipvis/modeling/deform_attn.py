@@ -62,10 +62,13 @@ class PaddedValues:
         n, _, c = value.shape
         m, n_levels, dev, dt = n_heads, len(spatial_shapes), value.device, value.dtype
         padded = [(h + 3, w + 3) for h, w in spatial_shapes]
-        table = value.new_zeros(n, sum(h * w for h, w in padded), c)
+        table = value.new_empty(n, sum(h * w for h, w in padded), c)
         starts, src, dst = [], 0, 0
         for (h, w), (hp, wp) in zip(spatial_shapes, padded):
-            table[:, dst:dst + hp * wp].view(n, hp, wp, c)[:, 1:h + 1, 1:w + 1] = value[:, src:src + h * w].view(n, h, w, c)
+            level = table[:, dst:dst + hp * wp].view(n, hp, wp, c)
+            level[:, 1:h + 1, 1:w + 1] = value[:, src:src + h * w].view(n, h, w, c)
+            for border in (level[:, :1], level[:, h + 1:], level[:, 1:h + 1, :1], level[:, 1:h + 1, w + 1:]):
+                border.zero_()
             starts.append(dst)
             src, dst = src + h * w, dst + hp * wp
         self.table = table.view(-1, c // m)
@@ -157,10 +160,23 @@ class MSDeformAttn(nn.Module):
         nn.init.xavier_uniform_(self.output_proj.weight)
         nn.init.constant_(self.output_proj.bias, 0.0)
 
-    def forward(self, query, reference_points, input_flatten, spatial_shapes):
-        """query (N, Lq, C); reference_points (N, Lq, L, 2) in [0, 1]; input_flatten (N, S, C)."""
+    def pixel_reference(self, reference_points, spatial_shapes):
+        """Reference points (1|N, Lq, L, 2) in [0, 1] -> (1|N, Lq, 2*M*L*P) in each
+        level's pixels, laid out as the gather path's offsets. Layers that share
+        reference points can share this."""
+        sizes = torch.tensor([[w, h] for h, w in spatial_shapes], dtype=reference_points.dtype,
+                             device=reference_points.device)
+        ref = (reference_points * sizes - 0.5).permute(0, 1, 3, 2)[:, :, :, None, :, None]  # (1|N, Lq, 2, 1, L, 1)
+        full = ref.expand(-1, -1, 2, self.n_heads, self.n_levels, self.n_points)
+        return full.reshape(ref.shape[0], ref.shape[1], -1)
+
+    def forward(self, query, reference_points, input_flatten, spatial_shapes, *, pixel_reference=None):
+        """query (N, Lq, C); reference_points (N, Lq, L, 2) in [0, 1]; input_flatten (N, S, C).
+        pixel_reference: `self.pixel_reference(reference_points, ...)`, if already made."""
         if not torch.is_grad_enabled():
-            return self._forward_gather(query, reference_points, input_flatten, spatial_shapes)
+            if pixel_reference is None:
+                pixel_reference = self.pixel_reference(reference_points, spatial_shapes)
+            return self._forward_gather(query, pixel_reference, input_flatten, spatial_shapes)
         n, lq, _ = query.shape
         # Project straight into channels-first layout (N, C, S), which grid_sample reads without a copy.
         value = torch.baddbmm(self.value_proj.bias[None, :, None], self.value_proj.weight.expand(n, -1, -1),
@@ -174,19 +190,16 @@ class MSDeformAttn(nn.Module):
         out = ms_deform_attn(value, spatial_shapes, locations, weights)
         return self.output_proj(out)
 
-    def _forward_gather(self, query, reference_points, input_flatten, spatial_shapes):
+    def _forward_gather(self, query, pixel_reference, input_flatten, spatial_shapes):
         n, lq, _ = query.shape
         m, lvl, pts = self.n_heads, self.n_levels, self.n_points
-        # The offsets' rows reordered from (head, level, point, xy) to (xy, head, level, point), so that
-        # x and y each come out as one block per query. They stay in pixels: grid_sample's
-        # x = loc * W - 0.5 with loc = ref + off / W is ref * W - 0.5 + off.
+        # The offsets' rows reordered from (head, level, point, xy) to (xy, head, level, point), the
+        # layout of pixel_reference. They stay in pixels: grid_sample's x = loc * W - 0.5 with
+        # loc = ref + off / W is (ref * W - 0.5) + off.
         w_off = self.sampling_offsets.weight.view(m, lvl, pts, 2, -1).permute(3, 0, 1, 2, 4).reshape(2 * m * lvl * pts, -1)
         b_off = self.sampling_offsets.bias.view(m, lvl, pts, 2).permute(3, 0, 1, 2).reshape(-1)
-        sizes = torch.tensor([[w, h] for h, w in spatial_shapes], dtype=query.dtype, device=query.device)
-        ref_xy = (reference_points * sizes - 0.5).permute(0, 1, 3, 2)[:, :, :, None, :, None]  # (1|N, Lq, 2, 1, L, 1)
         # Offsets plus reference points in one product: the reference enters where the bias would.
-        start = (ref_xy + b_off.view(2, m, lvl, pts)).view(ref_xy.shape[0], lq, -1)
-        xy = torch.baddbmm(start, query, w_off.t().expand(n, -1, -1)).view(n, lq, 2, m, lvl, pts)
+        xy = torch.baddbmm(pixel_reference + b_off, query, w_off.t().expand(n, -1, -1))
         xy = xy.view(n * lq, 2, m, lvl, pts)
         logits = self.attention_weights(query).view(n * lq, m, lvl * pts)
         values = PaddedValues(self.value_proj(input_flatten), spatial_shapes, n_heads=m, n_points=pts)

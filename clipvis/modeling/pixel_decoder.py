@@ -56,16 +56,17 @@ class DeformEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm2 = nn.LayerNorm(d_model)
 
-    def forward(self, src, pos, reference_points, spatial_shapes):
+    def forward(self, src, pos, reference_points, spatial_shapes, *, pixel_reference=None):
         if not torch.is_grad_enabled():
-            return self._forward_inference(src, pos, reference_points, spatial_shapes)
+            return self._forward_inference(src, pos, reference_points, spatial_shapes, pixel_reference)
         src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes))
         return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
 
-    def _forward_inference(self, src, pos, reference_points, spatial_shapes, chunk: int = 4096):
+    def _forward_inference(self, src, pos, reference_points, spatial_shapes, pixel_reference, chunk: int = 4096):
         """The same layer without autograd: in-place adds, and the feed-forward in
         chunks of tokens whose (chunk, d_ffn) hidden state stays in the CPU's cache."""
-        src = self.norm1(self.self_attn(src + pos, reference_points, src, spatial_shapes).add_(src))
+        attn = self.self_attn(src + pos, reference_points, src, spatial_shapes, pixel_reference=pixel_reference)
+        src = self.norm1(attn.add_(src))
         flat = src.reshape(-1, src.shape[-1])
         out = torch.empty_like(flat)
         for i in range(0, flat.shape[0], chunk):
@@ -96,8 +97,11 @@ class DeformEncoder(nn.Module):
 
     def forward(self, src, pos, spatial_shapes):
         ref = self.reference_points(spatial_shapes, src.device)
+        # Inference samples in pixels; all layers share the reference points, so convert them once.
+        pixel_ref = (self.layers[0].self_attn.pixel_reference(ref, spatial_shapes)
+                     if self.layers and not torch.is_grad_enabled() else None)
         for layer in self.layers:
-            src = layer(src, pos, ref, spatial_shapes)
+            src = layer(src, pos, ref, spatial_shapes, pixel_reference=pixel_ref)
         return src
 
 
