@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check in one go, for a short lease (about 6 minutes on an H100):
-# bench/gpu.sh (speed, per-stage split, CUDA vs CPU on the oracle), a short
+# bench/gpu.sh (speed, per-stage split, CUDA vs CPU on the oracle), the two
+# deformable samplings on CUDA, a short
 # training benchmark, and `clipvis label` under torchrun on the GPU vs the CPU.
 # Output: bench/out/gpu_all.md (and $OUT/gpu_all.md when $OUT is set).
 set -uo pipefail
@@ -10,6 +11,8 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 {
   python -c "import torch, open_clip, timm; print('torch', torch.__version__, 'open_clip', open_clip.__version__, 'timm', timm.__version__, torch.cuda.get_device_name())"
   bash bench/gpu.sh
+  echo; echo "## Deformable sampling on CUDA: grid_sample vs gather, one layer, 10 frames"
+  timeout 60 python bench/bench_sampling.py --device cuda --frames 10
   echo; echo "## Training, ConvNeXt-B, crop 1024, batch 2, AMP"
   timeout 150 python bench/gpu_train.py --iters 60 --warmup 20 --workers 8
   echo; echo "## clipvis label under torchrun on the GPU vs the CPU, oracle checkpoint"
