@@ -1,6 +1,7 @@
 """The two samplings of deformable attention, one layer at 480x864 (res3..res5):
-grid_sample per level (training's path) against the embedding_bag gather
-(inference's path), on the same module and inputs, interleaved.
+grid_sample per level (training's and the GPU's path) against the
+embedding_bag gather (the CPU's inference path), on the same module and
+inputs, interleaved.
 
     python bench/bench_sampling.py [--device cpu|cuda] [--threads 2] [--frames 2] [--reps 9]
 
@@ -40,20 +41,24 @@ def main():
     src = torch.randn(args.frames, tokens, 256, device=dev)
     ref = DeformEncoder.reference_points(SHAPES, dev)
 
-    def run(grad: bool):
-        # With autograd on (nothing requires grad, so no graph is kept) the module takes the grid_sample path.
-        with torch.set_grad_enabled(grad):
-            out = attn(query, ref, src, SHAPES)
+    pixel_ref = attn.pixel_reference(ref, SHAPES)
+
+    @torch.no_grad()
+    def run(path: str):
+        if path == "grid_sample":
+            out = attn._forward_grid(query, ref, src, SHAPES)
+        else:
+            out = attn._forward_gather(query, pixel_ref, src, SHAPES)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return out
 
-    grid, gather = run(True), run(False)
+    grid, gather = run("grid_sample"), run("gather")
     times = {"grid_sample": [], "gather": []}
     for _ in range(args.reps):
-        for name, grad in (("grid_sample", True), ("gather", False)):
+        for name in times:
             t0 = time.perf_counter()
-            run(grad)
+            run(name)
             times[name].append(time.perf_counter() - t0)
     med = {k: sorted(v)[len(v) // 2] * 1000 for k, v in times.items()}
     print(f"device {dev}, threads {torch.get_num_threads()}, {args.frames} frames, one layer")

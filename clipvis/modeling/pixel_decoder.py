@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deform_attn import MSDeformAttn
+from .deform_attn import MSDeformAttn, cpu_inference
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -57,7 +57,7 @@ class DeformEncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
 
     def forward(self, src, pos, reference_points, spatial_shapes, *, pixel_reference=None):
-        if not torch.is_grad_enabled():
+        if cpu_inference(src):
             return self._forward_inference(src, pos, reference_points, spatial_shapes, pixel_reference)
         src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes))
         return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
@@ -99,7 +99,7 @@ class DeformEncoder(nn.Module):
         ref = self.reference_points(spatial_shapes, src.device)
         # Inference samples in pixels; all layers share the reference points, so convert them once.
         pixel_ref = (self.layers[0].self_attn.pixel_reference(ref, spatial_shapes)
-                     if self.layers and not torch.is_grad_enabled() else None)
+                     if self.layers and cpu_inference(src) else None)
         for layer in self.layers:
             src = layer(src, pos, ref, spatial_shapes, pixel_reference=pixel_ref)
         return src
