@@ -35,28 +35,17 @@ class FrameMaskCode:
 
     @classmethod
     def encode(cls, logits: torch.Tensor) -> "FrameMaskCode":
-        """logits: (Q, h, w) float tensor, on any device.
+        """logits: (Q, h, w) float tensor, on any device."""
+        return cls.from_pixels(FramePixels.of(logits))
 
-        The pixel work (signs, band, picking the band's values) runs where the
-        logits are, so on a GPU only the two bit maps and the band's values
-        cross to the CPU for pycocotools.
-        """
-        logits = logits.float()
-        positive = logits > 0
-        # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
-        band = _dilate(positive) & _dilate(~positive)
-        # pycocotools wants (h, w, Q) in Fortran order: that is (Q, w, h) in C order.
-        pos_qwh, band_qwh = positive.transpose(1, 2).contiguous(), band.transpose(1, 2).contiguous()
-        if logits.is_cpu:  # numpy's boolean indexing is 4x faster than torch's here
-            values = logits.transpose(1, 2).contiguous().numpy()[band_qwh.numpy()]
-        else:
-            values = logits.transpose(1, 2)[band_qwh].cpu().numpy()
-        counts = torch.count_nonzero(band_qwh, dim=(1, 2)).tolist()  # values are column-major within each query
+    @classmethod
+    def from_pixels(cls, px: "FramePixels") -> "FrameMaskCode":
+        """The RLE step, on the CPU only: safe on a worker thread while the GPU runs on."""
         return cls(
-            sign_rles=mask_util.encode(_fortran_bits(pos_qwh)),
-            band_rles=mask_util.encode(_fortran_bits(band_qwh)),
-            band_values=np.split(values, np.cumsum(counts)[:-1]) if counts else [],
-            shape=tuple(logits.shape),
+            sign_rles=mask_util.encode(px.sign),
+            band_rles=mask_util.encode(px.band),
+            band_values=np.split(px.values, np.cumsum(px.counts)[:-1]) if px.counts else [],
+            shape=px.shape,
         )
 
     def decode(self, queries=None) -> torch.Tensor:
@@ -71,6 +60,34 @@ class FrameMaskCode:
         for row, q in enumerate(queries):
             out[row][bands[:, :, row].T.astype(bool)] = self.band_values[q]
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1)))
+
+
+@dataclass
+class FramePixels:
+    """The pixel work of encoding one frame, done where the logits are (so on a
+    GPU only two bit maps and the band's values cross to the CPU), as the CPU
+    arrays that `FrameMaskCode.from_pixels` needs."""
+
+    sign: np.ndarray  # (h, w, Q) uint8, Fortran order: logits > 0
+    band: np.ndarray  # (h, w, Q) uint8, Fortran order: within BAND of a sign change
+    values: np.ndarray  # float32: the band's logits, query by query, column-major within each
+    counts: list  # band pixels per query
+    shape: tuple  # (Q, h, w)
+
+    @classmethod
+    def of(cls, logits: torch.Tensor) -> "FramePixels":
+        logits = logits.float()
+        positive = logits > 0
+        # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
+        band = _dilate(positive) & _dilate(~positive)
+        # pycocotools wants (h, w, Q) in Fortran order: that is (Q, w, h) in C order.
+        pos_qwh, band_qwh = positive.transpose(1, 2).contiguous(), band.transpose(1, 2).contiguous()
+        if logits.is_cpu:  # numpy's boolean indexing is 4x faster than torch's here
+            values = logits.transpose(1, 2).contiguous().numpy()[band_qwh.numpy()]
+        else:
+            values = logits.transpose(1, 2)[band_qwh].cpu().numpy()
+        return cls(sign=_fortran_bits(pos_qwh), band=_fortran_bits(band_qwh), values=values,
+                   counts=torch.count_nonzero(band_qwh, dim=(1, 2)).tolist(), shape=tuple(logits.shape))
 
 
 def _fortran_bits(qwh: torch.Tensor) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from .classify import classify_analysis
 from .heap import keep_freed_memory, release_freed_memory
-from .masks import FrameMaskCode
+from .masks import FrameMaskCode, FramePixels
 from .modeling import CLIPVISModel
 from .preprocess import padded_hw, resize_frame, to_model_input
 from .structures import VideoAnalysis, VideoMeta, VideoResult
@@ -51,6 +52,9 @@ class InferenceConfig:
     top_k_frames: int = 5  # memory frames averaged for the assignment
     topk: int = 50  # instances kept per video
     precision: str = "fp32"  # fp32 (IEEE: TF32 off on CUDA) | bf16 | fp16 (autocast; fp16 on CUDA only)
+    # Compress a window's masks (pycocotools, CPU) on a worker thread while the next window
+    # runs on the device. None: on CUDA only (on the CPU both would share the same cores).
+    overlap_encoding: bool | None = None
 
 
 @dataclass
@@ -80,7 +84,7 @@ class InferenceState:
     pool_empty: list = field(default_factory=list)
     pos_sigmoid_sum: list = field(default_factory=list)
     pos_count: list = field(default_factory=list)
-    mask_codes: list = field(default_factory=list)
+    mask_codes: list = field(default_factory=list)  # FrameMaskCode, or a Future of one while the worker compresses it
     frames_seen: int = 0  # frames received, some maybe not yet run (window not full)
     timings: dict = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: float = field(default_factory=time.perf_counter)
@@ -102,6 +106,8 @@ class VideoPredictor:
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on CPU")
         if self.device.type == "cpu":
             keep_freed_memory()
+        overlap = config.overlap_encoding if config.overlap_encoding is not None else self.device.type == "cuda"
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clipvis-masks") if overlap else None
 
     # ---- the video pass -------------------------------------------------
     def init_state(self) -> InferenceState:
@@ -130,6 +136,7 @@ class VideoPredictor:
         (classify it to see the instances found so far)."""
         if state.frames_done == 0:
             raise EmptyVideoError("the video has no frames to analyse")
+        _settle(state.mask_codes)
         stack = lambda xs: torch.stack(xs, 1)  # noqa: E731 - per-frame (Q, ...) -> (Q, T, ...)
         meta = VideoMeta(num_frames=state.frames_done, frame_hw=state.frame_hw, input_hw=state.input_hw,
                          padded_hw=padded_hw(*state.input_hw), clip_kind=self.model.backbone.kind)
@@ -228,6 +235,9 @@ class VideoPredictor:
                 empty = ~(small > 0).flatten(2).any(-1)
         pooled = torch.nan_to_num(pooled)  # ResNet: an empty mask attends to nothing (its logits are zeroed)
         masks = out.mask_logits.float()
+        with self._timed(state, "mask_encoding"):
+            # The previous window's masks, compressed on the worker while this window ran on the device.
+            _settle(state.mask_codes)
         for j in range(len(frames)):
             with self._timed(state, "matching"):
                 perm = torch.from_numpy(state.matcher(out.embeddings[j]))
@@ -237,11 +247,20 @@ class VideoPredictor:
                 positive = m > 0
                 state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
                 state.pos_count.append(torch.count_nonzero(positive, dim=(1, 2)).float().cpu())
-                state.mask_codes.append(FrameMaskCode.encode(m))
+                pixels = FramePixels.of(m)
+                state.mask_codes.append(self._encoder.submit(FrameMaskCode.from_pixels, pixels) if self._encoder
+                                        else FrameMaskCode.from_pixels(pixels))
             state.object_logits.append(out.object_logits[j, p].float().cpu())
             state.ious.append(out.ious[j, p].float().cpu())
             state.pooled.append(pooled[j, p].cpu())
             state.pool_empty.append(empty[j, p].cpu())
+
+
+def _settle(codes: list) -> None:
+    """Replace the compressions still running on the worker with their results."""
+    for i, code in enumerate(codes):
+        if isinstance(code, Future):
+            codes[i] = code.result()
 
 
 @contextlib.contextmanager

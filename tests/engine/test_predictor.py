@@ -134,3 +134,23 @@ def test_provisional_results_between_windows(tiny_predictor):
     assert seen == [3, 6, 7]
     final = pred.classify(pred.finish(state), VOCAB)
     assert [(i.query, i.label) for i in final.instances] == [(i.query, i.label) for i in partial.instances]
+
+
+def test_masks_compressed_on_a_worker_give_the_same_analysis(tiny_predictor):
+    """overlap_encoding (the CUDA default) compresses a window's masks on a worker
+    thread while the next window runs; the result must not depend on it."""
+    frames = list(moving_squares_video(8))
+
+    def analyse(overlap):
+        pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
+                              config=InferenceConfig(min_size=64, topk=10, window=3, overlap_encoding=overlap),
+                              text_cache_dir=tiny_predictor.text.cache_dir)
+        assert (pred._encoder is not None) == overlap
+        return pred.analyse(frames)
+
+    inline, worker = analyse(False), analyse(True)
+    assert all(type(c).__name__ == "FrameMaskCode" for c in worker.mask_codes)
+    for a, b in zip(inline.mask_codes, worker.mask_codes):
+        assert a.sign_rles == b.sign_rles and a.band_rles == b.band_rles
+        assert all(np.array_equal(x, y) for x, y in zip(a.band_values, b.band_values))
+    assert torch.equal(inline.pooled, worker.pooled) and torch.equal(inline.pos_count, worker.pos_count)
