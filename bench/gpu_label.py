@@ -75,14 +75,10 @@ def main() -> int:
     score = max((abs(x["score"] - y["score"]) for x, y in zip(a["annotations"], b["annotations"])), default=0.0)
     inter = union = 0
     for x, y in zip(a["annotations"], b["annotations"]):
-        for sa, sb in zip(x["segmentations"], y["segmentations"]):
-            ma = mask_utils.decode(sa).astype(bool) if sa else None
-            mb = mask_utils.decode(sb).astype(bool) if sb else None
-            if ma is None or mb is None:
-                union += int((ma if ma is not None else mb).sum()) if (ma is not None or mb is not None) else 0
-                continue
-            inter += int((ma & mb).sum())
-            union += int((ma | mb).sum())
+        for sa, sb in zip(x["segmentations"], y["segmentations"]):  # None where the instance is absent
+            ma, mb = (mask_utils.decode(s).astype(bool) if s else False for s in (sa, sb))
+            inter += int(np.sum(ma & mb))
+            union += int(np.sum(ma | mb))
     same = ka == kb
     print(f"3 videos, {len(ka)} annotations on the CPU, {len(kb)} under torchrun on {args.device}; "
           f"wall {cpu_s:.1f} s (CPU) vs {dev_s:.1f} s ({args.device}, incl. process start)")

@@ -196,19 +196,15 @@ class VideoPredictor:
             try:
                 self._run_batch(chunk, state)
                 start += len(chunk)
-                self._release_freed_memory()
+                # Each window frees GBs of activations between small arrays that stay
+                # (the per-frame records); the heap keeps such freed pages, and a long
+                # video's resident memory would creep up.
+                release_freed_memory()
             except torch.OutOfMemoryError:
                 if self._window == 1:
                     raise
                 torch.cuda.empty_cache()
                 self._window = max(1, self._window // 2)
-
-    @staticmethod
-    def _release_freed_memory():
-        # Each window frees GBs of activations between small arrays that stay
-        # (the per-frame records); the heap keeps such freed pages, and a long
-        # video's resident memory would creep up.
-        release_freed_memory()
 
     def _timed(self, state, stage):
         return _Timer(state.timings, stage, self.device)
@@ -257,10 +253,13 @@ class VideoPredictor:
 
 
 def _settle(codes: list) -> None:
-    """Replace the compressions still running on the worker with their results."""
-    for i, code in enumerate(codes):
-        if isinstance(code, Future):
-            codes[i] = code.result()
+    """Replace the compressions still running on the worker with their results.
+    Futures are only ever at the end of the list (earlier ones were settled)."""
+    i = len(codes) - 1
+    while i >= 0 and isinstance(codes[i], Future):
+        i -= 1
+    for j in range(i + 1, len(codes)):
+        codes[j] = codes[j].result()
 
 
 @contextlib.contextmanager

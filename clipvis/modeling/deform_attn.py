@@ -4,11 +4,11 @@ No compiled op, so it runs wherever torch runs (CPU, CUDA). Two equal ways
 to sample:
 - `ms_deform_attn`: `F.grid_sample` per level, the official formulation;
   used when autograd is on (training: gradients reach the locations), and on
-  GPUs, where grid_sample is 5x faster than the gather (H100, bench_sampling.py).
+  GPUs, where grid_sample is 3.4-5x faster than the gather (H100, bench_sampling.py).
 - `ms_deform_attn_gather`: inference on the CPU. Each (query, head) reads 4 corners for
   each of its L*P points from a zero-padded, channels-last value table, and
   one `F.embedding_bag` does the gathers, the bilinear and attention
-  weighting and the sum. It is 2.6x faster on the CPU than grid_sample: a
+  weighting and the sum. It is 2.2-2.4x faster on the CPU than grid_sample: a
   corner's D channels are one contiguous read, and no (D, P, Lq) temporary
   is made and summed.
 """
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-GATHER_CHUNK = 2048  # queries per sampling step at inference
+GATHER_CHUNK = 2048  # (sample, query) pairs per sampling step on the CPU
 
 
 def ms_deform_attn(value, spatial_shapes, sampling_locations, attention_weights):

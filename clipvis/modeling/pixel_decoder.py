@@ -27,7 +27,7 @@ class NormConv2d(nn.Conv2d):
         if self.norm is not None:
             x = self.norm(x)
         if self.relu:
-            x = x.relu_() if not torch.is_grad_enabled() else F.relu(x)
+            x = F.relu(x, inplace=not torch.is_grad_enabled())
         return x
 
 
