@@ -1,10 +1,11 @@
 """Time per frame by stage for ConvNeXt-B (random weights) at 480x864 on CPU.
 
-    python bench/bench_engine.py [--frames 6] [--threads 2] [--precision fp32|bf16] [--device cpu|cuda]
+    python bench/bench_engine.py [--frames 12] [--threads 2] [--precision fp32|bf16] [--device cpu|cuda]
 
-Prints a markdown table: median seconds per frame for each stage over the
-windows after the first (warm-up), and the share of everything after the
-backbone relative to the backbone, measured in the same run.
+Prints a markdown table: for each stage, the median over the windows after the
+first (warm-up) of its seconds per frame, and the share of everything after the
+backbone relative to the backbone: the median of that share per window, so the
+two sides of each ratio come from the same window of the same run.
 """
 from __future__ import annotations
 
@@ -16,19 +17,23 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import random_model, synthetic_video  # noqa: E402
+from bench.common import median, random_model, synthetic_video  # noqa: E402
 from clipvis.predictor import STAGES, InferenceConfig, VideoPredictor  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--window", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--clip-model", default="convnext_base_w_320")
+    ap.add_argument("--no-trim", action="store_true", help="keep freed memory between windows (no malloc_trim)")
     args = ap.parse_args()
+    if args.no_trim:
+        import clipvis.predictor
+        clipvis.predictor.release_freed_memory = lambda: None
     torch.set_num_threads(args.threads)
     model, tok = random_model(args.clip_model)
     pred = VideoPredictor(model, tokenizer=tok, device=args.device,
@@ -43,15 +48,16 @@ def main():
         last = dict(state.timings)
     wall = time.perf_counter() - t0
     windows = per_window[1:]  # the first window warms up
-    n = sum(1 for _ in windows) * args.window
-    per_frame = {k: sum(w[k] for w in windows) / n for k in STAGES}
-    after = sum(v for k, v in per_frame.items() if k != "backbone")
+    n = len(windows) * args.window
+    per_frame = {k: median([w[k] / args.window for w in windows]) for k in STAGES}
+    after = median([sum(v for k, v in w.items() if k != "backbone") / args.window for w in windows])
+    share = median([sum(v for k, v in w.items() if k != "backbone") / w["backbone"] for w in windows])
     print(f"device {args.device}, threads {torch.get_num_threads()}, precision {args.precision}, "
           f"input {state.input_hw}, {n} timed frames, wall {wall:.1f}s for {len(frames)} frames")
     print("| stage | s/frame |\n|---|---|")
     for k in STAGES:
         print(f"| {k} | {per_frame[k]:.3f} |")
-    print(f"| **after the backbone** | **{after:.3f}** ({100 * after / per_frame['backbone']:.0f}% of the backbone) |")
+    print(f"| **after the backbone** | **{after:.3f}** ({100 * share:.0f}% of the backbone) |")
     total = sum(per_frame.values())
     print(f"| all stages | {total:.3f} ({1 / total:.2f} frames/s) |")
 

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..native import deform_sample, native_sampling_available
+
 
 GATHER_CHUNK = 2048  # (sample, query) pairs per sampling step on the CPU
 
@@ -51,6 +53,11 @@ def ms_deform_attn(value, spatial_shapes, sampling_locations, attention_weights)
 def cpu_inference(x: torch.Tensor) -> bool:
     """Inference (no autograd) on the CPU: where the gather path and the chunked layers pay off."""
     return x.is_cpu and not torch.is_grad_enabled()
+
+
+def native_sampling(x: torch.Tensor) -> bool:
+    """CPU inference in fp32 with the C sampler built (clipvis/native): the fastest path."""
+    return cpu_inference(x) and x.dtype == torch.float32 and native_sampling_available()
 
 
 class PaddedValues:
@@ -179,11 +186,46 @@ class MSDeformAttn(nn.Module):
     def forward(self, query, reference_points, input_flatten, spatial_shapes, *, pixel_reference=None):
         """query (N, Lq, C); reference_points (N, Lq, L, 2) in [0, 1]; input_flatten (N, S, C).
         pixel_reference: `self.pixel_reference(reference_points, ...)`, if already made."""
-        if cpu_inference(query):
-            if pixel_reference is None:
-                pixel_reference = self.pixel_reference(reference_points, spatial_shapes)
-            return self._forward_gather(query, pixel_reference, input_flatten, spatial_shapes)
-        return self._forward_grid(query, reference_points, input_flatten, spatial_shapes)
+        if not cpu_inference(query):
+            return self._forward_grid(query, reference_points, input_flatten, spatial_shapes)
+        if pixel_reference is None:
+            pixel_reference = self.pixel_reference(reference_points, spatial_shapes)
+        n, lq, _ = query.shape
+        if native_sampling(query) and pixel_reference.shape[0] == 1:
+            out = self.attend_rows(query.reshape(n * lq, -1), self.value_proj(input_flatten), spatial_shapes,
+                                   pixel_reference[0], self.sampling_projection())
+            return out.view(n, lq, -1)
+        return self._forward_gather(query, pixel_reference, input_flatten, spatial_shapes)
+
+    def _pixel_offsets_projection(self):
+        """sampling_offsets' weight and bias with rows reordered from (head, level, point, xy) to
+        (xy, head, level, point), the layout of pixel_reference and of the samplers. The offsets
+        stay in pixels: grid_sample's x = loc * W - 0.5 with loc = ref + off / W is (ref * W - 0.5) + off."""
+        m, lvl, pts = self.n_heads, self.n_levels, self.n_points
+        w = self.sampling_offsets.weight.view(m, lvl, pts, 2, -1).permute(3, 0, 1, 2, 4).reshape(2 * m * lvl * pts, -1)
+        b = self.sampling_offsets.bias.view(m, lvl, pts, 2).permute(3, 0, 1, 2).reshape(-1)
+        return w, b
+
+    def sampling_projection(self):
+        """The offsets (in pixels) and the attention logits as one product: (W, b) with
+        2*M*L*P offset rows, then M*L*P logit rows. One GEMM instead of two."""
+        w_off, b_off = self._pixel_offsets_projection()
+        return (torch.cat((w_off, self.attention_weights.weight)).contiguous(),
+                torch.cat((b_off, self.attention_weights.bias)))
+
+    def attend_rows(self, query, value, spatial_shapes, pixel_reference, projection):
+        """Inference on the CPU with the C sampler, for rows of queries.
+
+        query (R, C): rows of N samples, R = N * T; value (N, S, C): value_proj of those
+        samples' inputs; pixel_reference (T, 2*M*L*P): the rows' reference points, the same
+        for every sample; projection: `self.sampling_projection()`. Returns (R, C).
+        """
+        w, b = projection
+        proj = torch.addmm(b, query, w.t())
+        k = self.n_heads * self.n_levels * self.n_points
+        sampled = deform_sample(value, spatial_shapes, proj[:, :2 * k], proj[:, 2 * k:], n_heads=self.n_heads,
+                                rows_per_sample=pixel_reference.shape[0], reference=pixel_reference)
+        return self.output_proj(sampled)
 
     def _forward_grid(self, query, reference_points, input_flatten, spatial_shapes):
         n, lq, _ = query.shape
@@ -202,11 +244,7 @@ class MSDeformAttn(nn.Module):
     def _forward_gather(self, query, pixel_reference, input_flatten, spatial_shapes):
         n, lq, _ = query.shape
         m, lvl, pts = self.n_heads, self.n_levels, self.n_points
-        # The offsets' rows reordered from (head, level, point, xy) to (xy, head, level, point), the
-        # layout of pixel_reference. They stay in pixels: grid_sample's x = loc * W - 0.5 with
-        # loc = ref + off / W is (ref * W - 0.5) + off.
-        w_off = self.sampling_offsets.weight.view(m, lvl, pts, 2, -1).permute(3, 0, 1, 2, 4).reshape(2 * m * lvl * pts, -1)
-        b_off = self.sampling_offsets.bias.view(m, lvl, pts, 2).permute(3, 0, 1, 2).reshape(-1)
+        w_off, b_off = self._pixel_offsets_projection()
         # Offsets plus reference points in one product: the reference enters where the bias would.
         xy = torch.baddbmm(pixel_reference + b_off, query, w_off.t().expand(n, -1, -1))
         xy = xy.view(n * lq, 2, m, lvl, pts)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .deform_attn import MSDeformAttn, cpu_inference
+from ..native import winograd_available, winograd_conv3x3
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -22,8 +23,20 @@ class NormConv2d(nn.Conv2d):
         self.norm = norm
         self.relu = relu
 
+    def _winograd_applies(self, x) -> bool:
+        return (cpu_inference(x) and x.dtype == torch.float32 and self.kernel_size == (3, 3)
+                and self.stride == (1, 1) and self.padding == (1, 1) and self.dilation == (1, 1)
+                and self.groups == 1 and self.padding_mode == "zeros" and winograd_available())
+
     def forward(self, x):
-        x = super().forward(x)
+        if self._winograd_applies(x):
+            # CPU inference: Winograd F(2x2, 3x3), 2.25x fewer multiplications than the direct
+            # convolution and as accurate (clipvis/native/winograd.py).
+            x = winograd_conv3x3(x, self.weight, m=2)
+            if self.bias is not None:
+                x.add_(self.bias.view(1, -1, 1, 1))
+        else:
+            x = super().forward(x)
         if self.norm is not None:
             x = self.norm(x)
         if self.relu:
