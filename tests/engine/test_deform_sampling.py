@@ -1,5 +1,6 @@
-"""Deformable attention's two samplings agree: grid_sample per level (autograd on,
-the official formulation) and the embedding_bag gather (inference)."""
+"""Deformable attention's samplings agree: grid_sample per level (autograd on,
+the official formulation) and both inference paths on the CPU, the C kernel
+(clipvis/native) and the embedding_bag gather (its fallback without a compiler)."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,18 @@ import torch
 import clipvis.modeling.deform_attn as deform_attn
 from clipvis.modeling.deform_attn import MSDeformAttn
 from clipvis.modeling.pixel_decoder import DeformEncoder
+from clipvis.native import native_sampling_available
+
+
+@pytest.fixture(autouse=True, params=["native", "gather"])
+def inference_path(request, monkeypatch):
+    """Every test runs with the C sampler and with the PyTorch gather."""
+    if request.param == "native":
+        if not native_sampling_available():
+            pytest.skip("no C compiler: the native sampler is not built")
+    else:
+        monkeypatch.setattr(deform_attn, "native_sampling_available", lambda: False)
+    return request.param
 
 
 def _both(attn, query, src, shapes):
@@ -54,8 +67,10 @@ def test_points_on_pixel_centres_and_borders():
     torch.testing.assert_close(gather, grid, rtol=1e-4, atol=1e-5)
 
 
-def test_chunks_of_pairs_cross_samples(monkeypatch):
+def test_chunks_of_pairs_cross_samples(monkeypatch, inference_path):
     """Chunk boundaries that fall inside a sample give the same result as one chunk."""
+    if inference_path == "native":
+        pytest.skip("the C sampler has no chunks")
     torch.manual_seed(1)
     shapes = [(5, 7), (10, 14)]
     attn = MSDeformAttn(32, 2, 4, 2).requires_grad_(False)
