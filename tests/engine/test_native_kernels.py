@@ -1,19 +1,23 @@
 """The C kernels against their PyTorch definitions: deformable sampling against
-grid_sample, Winograd against a float64 convolution; and the other CPU
+grid_sample, Winograd against a float64 convolution, the masks' pixel work
+against the tensor ops; and the other CPU
 inference shortcuts (folded mask features, strided downsampling, cached
 position encodings) against what they replace."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+import clipvis.masks as masks
 import clipvis.modeling.pixel_decoder as pixel_decoder
 import clipvis.native.winograd as winograd
 from clipvis.modeling.deform_attn import ms_deform_attn
 from clipvis.modeling.mask_features import MaskFeatures, resize_bilinear
 from clipvis.modeling.position_encoding import PositionEmbeddingSine
-from clipvis.native import deform_sample, native_sampling_available, winograd_available, winograd_conv3x3
+from clipvis.native import (deform_sample, load_library, native_sampling_available, winograd_available,
+                            winograd_conv3x3)
 
 needs_sampler = pytest.mark.skipif(not native_sampling_available(), reason="no C compiler")
 needs_winograd = pytest.mark.skipif(not winograd_available(), reason="no C compiler")
@@ -174,3 +178,23 @@ def test_position_encoding_is_cached_per_size():
     assert pe(torch.zeros(1, 1, 6, 7)).shape == (1, 16, 6, 7)
     # The encoding is normalised to [0, 2*pi] along each axis: its last row and column differ.
     assert not torch.equal(pe(torch.zeros(1, 1, 6, 7))[0, :, :5], b[0])
+
+
+@pytest.mark.skipif(load_library("mask_pixels") is None, reason="no C compiler")
+@pytest.mark.parametrize("shape", [(7, 24, 40), (3, 1, 1), (2, 1, 9), (2, 9, 1), (4, 3, 4)])
+def test_mask_pixels_equal_the_tensor_ops(shape, monkeypatch):
+    """Sign, band (every width, including maps narrower than the band), values and counts."""
+    torch.manual_seed(3)
+    logits = F.interpolate(torch.randn(1, shape[0], 4, 5), size=shape[1:], mode="bilinear")[0]
+    logits[0] = 1.0  # all positive: no band
+    if shape[0] > 2:
+        logits[1] = -1.0  # none positive
+        logits[2].view(-1)[0] = float("nan")  # counts as not positive
+    native = masks.FramePixels.of(logits)
+    monkeypatch.setattr(masks, "mask_pixels", lambda *a, **k: None)
+    ref = masks.FramePixels.of(logits)
+    for field in ("sign", "band", "values"):
+        a, b = getattr(native, field), getattr(ref, field)
+        assert a.shape == b.shape and a.flags["F_CONTIGUOUS"] == b.flags["F_CONTIGUOUS"]
+        assert np.array_equal(a, b, equal_nan=True), field
+    assert native.counts == ref.counts and native.shape == ref.shape
