@@ -25,6 +25,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--window", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=None, help="frames per pass (default: the predictor's)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--device", default="cpu")
@@ -37,7 +38,7 @@ def main():
     torch.set_num_threads(args.threads)
     model, tok = random_model(args.clip_model)
     pred = VideoPredictor(model, tokenizer=tok, device=args.device,
-                          config=InferenceConfig(window=args.window, precision=args.precision))
+                          config=InferenceConfig(window=args.window, batch=args.batch, precision=args.precision))
     frames = synthetic_video(args.frames + args.window)
     state = pred.init_state()
     per_window = []

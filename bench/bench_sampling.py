@@ -1,11 +1,13 @@
-"""The two samplings of deformable attention, one layer at 480x864 (res3..res5):
-grid_sample per level (training's and the GPU's path) against the
-embedding_bag gather (the CPU's inference path), on the same module and
-inputs, interleaved.
+"""The samplings of deformable attention, one layer at 480x864 (res3..res5):
+grid_sample per level (training's and the GPU's path), the embedding_bag
+gather (the CPU's inference path without a C compiler) and, on the CPU, the C
+sampler (clipvis/native, the CPU's default), on the same module and inputs,
+interleaved. Each is the whole attention layer: projections, sampling, output.
 
     python bench/bench_sampling.py [--device cpu|cuda] [--threads 2] [--frames 2] [--reps 9]
 
-Prints the median ms per call of each, their ratio and the largest difference.
+Prints the median ms per call of each, the speed-ups over grid_sample and the
+largest difference from it.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clipvis.modeling.deform_attn import MSDeformAttn  # noqa: E402
 from clipvis.modeling.pixel_decoder import DeformEncoder  # noqa: E402
+from clipvis.native import native_sampling_available  # noqa: E402
 
 SHAPES = [(15, 27), (30, 54), (60, 108)]  # res5, res4, res3 of a 480x864 input
 
@@ -47,14 +50,18 @@ def main():
     def run(path: str):
         if path == "grid_sample":
             out = attn._forward_grid(query, ref, src, SHAPES)
-        else:
+        elif path == "gather":
             out = attn._forward_gather(query, pixel_ref, src, SHAPES)
+        else:
+            out = attn.attend_rows(query.flatten(0, 1), attn.value_proj(src), SHAPES, pixel_ref[0],
+                                   attn.sampling_projection()).view_as(query)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return out
 
-    grid, gather = run("grid_sample"), run("gather")
-    times = {"grid_sample": [], "gather": []}
+    paths = ["grid_sample", "gather"] + (["C sampler"] if dev.type == "cpu" and native_sampling_available() else [])
+    outs = {name: run(name) for name in paths}
+    times = {name: [] for name in paths}
     for _ in range(args.reps):
         for name in times:
             t0 = time.perf_counter()
@@ -63,10 +70,12 @@ def main():
     med = {k: sorted(v)[len(v) // 2] * 1000 for k, v in times.items()}
     print(f"device {dev}, threads {torch.get_num_threads()}, {args.frames} frames, one layer")
     print("| sampling | ms per call |\n|---|---|")
+    grid = outs["grid_sample"]
     for k, v in med.items():
         print(f"| {k} | {v:.1f} |")
-    print(f"gather is {med['grid_sample'] / med['gather']:.2f}x faster; "
-          f"max |difference| {(grid - gather).abs().max().item():.2e} (outputs up to {grid.abs().max().item():.1f})")
+    for k in paths[1:]:
+        print(f"{k} is {med['grid_sample'] / med[k]:.2f}x faster than grid_sample; max |difference| "
+              f"{(grid - outs[k]).abs().max().item():.2e} (outputs up to {grid.abs().max().item():.1f})")
 
 
 if __name__ == "__main__":

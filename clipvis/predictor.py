@@ -43,11 +43,18 @@ class EmptyVideoError(ValueError):
     pass
 
 
+CPU_BATCH = 2  # frames per pass through the network on the CPU (see InferenceConfig.batch)
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     min_size: int = 480
     max_size: int = 1333
-    window: int = 10  # frames per batch through the network
+    window: int = 10  # frames per window: read, run and stored together, then memory is handed back
+    # Frames per pass through the network within a window. None: the whole window on a GPU, 2 on
+    # the CPU, where larger batches gain nothing (the products are large already) and lose the
+    # cache: the pixel decoder took 25% longer per frame in batches of 10 (bench_engine.py).
+    batch: int | None = None
     memory_size: int = 9  # frames in the matching memory
     top_k_frames: int = 5  # memory frames averaged for the assignment
     topk: int = 50  # instances kept per video
@@ -102,6 +109,7 @@ class VideoPredictor:
         self.device = torch.device(device)
         self.text = TextEncoder(model.backbone.clip_model, tokenizer, cache_dir=text_cache_dir, device=self.device)
         self._window = config.window
+        self._batch = config.batch or (config.window if self.device.type == "cuda" else CPU_BATCH)
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on CPU")
         if self.device.type == "cpu":
@@ -189,22 +197,22 @@ class VideoPredictor:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _run_window(self, frames: list[np.ndarray], state: InferenceState):
-        # On CUDA out-of-memory the window halves and the same frames run again.
+        # On CUDA out-of-memory the batch halves and the same frames run again.
         start = 0
         while start < len(frames):
-            chunk = frames[start:start + self._window]
+            chunk = frames[start:start + self._batch]
             try:
                 self._run_batch(chunk, state)
                 start += len(chunk)
-                # Each window frees GBs of activations between small arrays that stay
-                # (the per-frame records); the heap keeps such freed pages, and a long
-                # video's resident memory would creep up.
-                release_freed_memory()
             except torch.OutOfMemoryError:
-                if self._window == 1:
+                if self._batch == 1:
                     raise
                 torch.cuda.empty_cache()
-                self._window = max(1, self._window // 2)
+                self._batch = max(1, self._batch // 2)
+        # Each window frees GBs of activations between small arrays that stay (the
+        # per-frame records); the heap keeps such freed pages, and a long video's
+        # resident memory would creep up.
+        release_freed_memory()
 
     def _timed(self, state, stage):
         return _Timer(state.timings, stage, self.device)

@@ -22,7 +22,8 @@ def add_model_arguments(p: argparse.ArgumentParser):
                    choices=["fp32", "bf16", "fp16"], help="autocast precision (fp16 on CUDA only)")
     g.add_argument("--min-size", type=int, default=480, help="shortest edge of the model input")
     g.add_argument("--max-size", type=int, default=1333, help="longest edge of the model input at most")
-    g.add_argument("--window", type=int, default=10, help="frames per batch through the network")
+    g.add_argument("--window", type=int, default=10,
+                   help="frames per window: run and stored together (one batch on a GPU, batches of 2 on the CPU)")
     g.add_argument("--memory", type=int, default=9, help="frames in the tracking memory")
     g.add_argument("--top-k-frames", type=int, default=5, help="memory frames averaged when matching")
     g.add_argument("--topk", type=int, default=50, help="instances kept per video")

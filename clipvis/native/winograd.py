@@ -6,9 +6,10 @@ Winograd needs fewer multiplications: 2.25x fewer with m = 2, 4x with m = 4.
 The transforms are C (winograd.c), the multiplications one `torch.bmm` per
 band of tiles, so V and M stay small and in the cache.
 
-Accuracy against a float64 convolution (bench/bench_winograd.py): m = 2 is
-as accurate as oneDNN's direct convolution; m = 4 has a few times its error,
-still about 1e-5 of the output's scale.
+Accuracy against a float64 convolution (bench/bench_winograd.py, 480p map):
+m = 2 errs less than oneDNN's direct convolution (6e-7 against 1.5e-6 of the
+output's scale) and is 1.4x faster; m = 4 is 1.9x faster with about ten times
+the direct convolution's error (1.3e-5). The engine uses m = 2.
 """
 from __future__ import annotations
 

@@ -42,9 +42,9 @@ def test_cancel_stops_the_run(tiny_predictor):
         tiny_predictor.predict(list(moving_squares_video(4)), VOCAB, cancel=cancel)
 
 
-def test_out_of_memory_halves_the_window_and_goes_on(tiny_predictor, monkeypatch):
+def test_out_of_memory_halves_the_batch_and_goes_on(tiny_predictor, monkeypatch):
     pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
-                          config=InferenceConfig(min_size=64, topk=10, window=8),
+                          config=InferenceConfig(min_size=64, topk=10, window=8, batch=8),
                           text_cache_dir=tiny_predictor.text.cache_dir)
     real = pred._run_batch
     sizes = []
@@ -58,9 +58,27 @@ def test_out_of_memory_halves_the_window_and_goes_on(tiny_predictor, monkeypatch
     monkeypatch.setattr(pred, "_run_batch", flaky)
     frames = list(moving_squares_video(8))
     result = pred.predict(frames, VOCAB)
-    assert sizes[:3] == [8, 4, 2] and pred._window == 2
+    assert sizes[:3] == [8, 4, 2] and pred._batch == 2
     reference = tiny_predictor.predict(frames, VOCAB)
     assert [(i.query, i.label) for i in result.instances] == [(i.query, i.label) for i in reference.instances]
+
+
+def test_the_cpu_runs_a_window_in_small_batches(tiny_predictor, monkeypatch):
+    """A window of 5 goes through the network as 2 + 2 + 1 frames on the CPU, with
+    the same result as one batch of 5."""
+    def run(batch):
+        pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
+                              config=InferenceConfig(min_size=64, topk=10, window=5, batch=batch),
+                              text_cache_dir=tiny_predictor.text.cache_dir)
+        sizes, real = [], pred._run_batch
+        monkeypatch.setattr(pred, "_run_batch", lambda frames, state: sizes.append(len(frames)) or real(frames, state))
+        return pred.predict(frames, VOCAB), sizes
+
+    frames = list(moving_squares_video(5))
+    (small, small_sizes), (whole, whole_sizes) = run(None), run(5)
+    assert small_sizes == [2, 2, 1] and whole_sizes == [5]
+    assert [(i.query, i.label) for i in small.instances] == [(i.query, i.label) for i in whole.instances]
+    torch.testing.assert_close(small.analysis.pooled, whole.analysis.pooled, rtol=1e-4, atol=1e-5)
 
 
 def test_requery_changes_labels_without_the_video(tiny_predictor):
