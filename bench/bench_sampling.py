@@ -53,8 +53,7 @@ def main():
         elif path == "gather":
             out = attn._forward_gather(query, pixel_ref, src, SHAPES)
         else:
-            out = attn.attend_rows(query.flatten(0, 1), attn.value_proj(src), SHAPES, pixel_ref[0],
-                                   attn.sampling_projection()).view_as(query)
+            out = attn._forward_native(query, pixel_ref, src, SHAPES)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return out

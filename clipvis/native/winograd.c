@@ -43,6 +43,13 @@ int winograd_matrices(int64_t m, float *BT, float *G, float *AT) {
   return 0;
 }
 
+/* acc[c] += k * x[c] for c < n; the matrices' zeros cost nothing. */
+static inline __attribute__((always_inline)) void add_scaled(float *restrict acc, const float k,
+                                                             const float *restrict x, int64_t n) {
+  if (k == 0.f) return;
+  for (int64_t c = 0; c < n; c++) acc[c] += k * x[c];
+}
+
 static inline __attribute__((always_inline)) void input_tiles(const float *restrict x, int64_t H, int64_t W,
                                                               int64_t C, int64_t tile_begin, int64_t T,
                                                               const int64_t m, const float *restrict BT,
@@ -65,22 +72,14 @@ static inline __attribute__((always_inline)) void input_tiles(const float *restr
       for (int64_t a = 0; a < t; a++)
         for (int64_t s = 0; s < t; s++) {
           float acc[CB] = {0};
-          for (int64_t r = 0; r < t; r++) {
-            const float k = BT[a * t + r];
-            if (k == 0.f || patch[r][s] == NULL) continue;
-            const float *p = patch[r][s] + c0;
-            for (int64_t c = 0; c < cb; c++) acc[c] += k * p[c];
-          }
+          for (int64_t r = 0; r < t; r++)
+            if (patch[r][s] != NULL) add_scaled(acc, BT[a * t + r], patch[r][s] + c0, cb);
           memcpy(tmp[a][s], acc, sizeof(float) * CB);
         }
       for (int64_t a = 0; a < t; a++)
         for (int64_t b = 0; b < t; b++) { /* (B^T d) B: columns combined */
           float acc[CB] = {0};
-          for (int64_t s = 0; s < t; s++) {
-            const float k = BT[b * t + s];
-            if (k == 0.f) continue;
-            for (int64_t c = 0; c < cb; c++) acc[c] += k * tmp[a][s][c];
-          }
+          for (int64_t s = 0; s < t; s++) add_scaled(acc, BT[b * t + s], tmp[a][s], cb);
           memcpy(V + ((a * t + b) * T + tile) * C + c0, acc, sizeof(float) * cb);
         }
     }
@@ -103,22 +102,13 @@ static inline __attribute__((always_inline)) void output_tiles(const float *rest
       for (int64_t p = 0; p < m; p++)
         for (int64_t b = 0; b < t; b++) {
           float acc[CB] = {0};
-          for (int64_t a = 0; a < t; a++) {
-            const float k = AT[p * t + a];
-            if (k == 0.f) continue;
-            const float *src = M + ((a * t + b) * T + tile) * K + k0;
-            for (int64_t c = 0; c < kb; c++) acc[c] += k * src[c];
-          }
+          for (int64_t a = 0; a < t; a++) add_scaled(acc, AT[p * t + a], M + ((a * t + b) * T + tile) * K + k0, kb);
           memcpy(tmp[p][b], acc, sizeof(float) * CB);
         }
       for (int64_t p = 0; p < m && i * m + p < H; p++)
         for (int64_t q = 0; q < m && j * m + q < W; q++) { /* (A^T M) A: columns combined */
           float acc[CB] = {0};
-          for (int64_t b = 0; b < t; b++) {
-            const float k = AT[q * t + b];
-            if (k == 0.f) continue;
-            for (int64_t c = 0; c < kb; c++) acc[c] += k * tmp[p][b][c];
-          }
+          for (int64_t b = 0; b < t; b++) add_scaled(acc, AT[q * t + b], tmp[p][b], kb);
           memcpy(y + ((n * H + i * m + p) * W + j * m + q) * K + k0, acc, sizeof(float) * kb);
         }
     }

@@ -198,3 +198,29 @@ def test_mask_pixels_equal_the_tensor_ops(shape, monkeypatch):
         assert a.shape == b.shape and a.flags["F_CONTIGUOUS"] == b.flags["F_CONTIGUOUS"]
         assert np.array_equal(a, b, equal_nan=True), field
     assert native.counts == ref.counts and native.shape == ref.shape
+
+
+@needs_sampler
+def test_sampler_without_openmp_splits_rows_over_python_threads(monkeypatch):
+    """A build without OpenMP (e.g. Apple's clang) is called on row ranges from several threads."""
+    import clipvis.native.sampling as sampling
+
+    lib = sampling._library()
+
+    class SerialBuild:
+        ranges = []
+
+        def deform_sample_parallel(self):
+            return 0
+
+        def deform_sample(self, *args):
+            self.ranges.append((args[9], args[10]))
+            return lib.deform_sample(*args)
+
+    shapes = [(4, 6), (8, 12)]
+    value, pixels, logits, ref = _sampling_case(shapes, n=4)  # 480 rows: 3 threads of at least 128
+    monkeypatch.setattr(sampling, "_library", SerialBuild)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    out = deform_sample(value, shapes, pixels, logits, n_heads=4, rows_per_sample=value.shape[1])
+    assert sorted(SerialBuild.ranges) == [(0, 160), (160, 320), (320, 480)]
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
