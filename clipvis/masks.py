@@ -24,16 +24,23 @@ BAND = 2  # Chebyshev radius of exact values around sign changes
 
 @dataclass
 class FrameMaskCode:
-    """Q masks of one frame at the low resolution (h, w)."""
+    """Q masks of one frame at the low resolution (h, w), in a few flat buffers.
 
-    sign_rles: list  # Q pycocotools RLEs of logits > 0
-    band_rles: list  # Q RLEs of the pixels whose exact value is kept
-    band_values: list  # Q float32 arrays: those values, in column-major (RLE) order
+    A long video keeps one of these per frame, so it is a handful of objects
+    rather than a few hundred (one RLE dict and array per mask): Python's
+    per-object overhead and the heap pages that scattered small objects pin
+    were about 100 KB a frame.
+    """
+
+    sign_counts: bytes  # the Q compressed pycocotools RLE strings of logits > 0, back to back
+    band_counts: bytes  # the Q RLE strings of the pixels whose exact value is kept
+    values: np.ndarray  # float32: the band's values, mask after mask, column-major within each
+    offsets: np.ndarray  # (3, Q + 1) int64: where mask q starts in sign_counts, band_counts, values
     shape: tuple  # (Q, h, w)
 
     @property
     def nbytes(self) -> int:
-        return sum(len(r["counts"]) for r in self.sign_rles + self.band_rles) + sum(v.nbytes for v in self.band_values)
+        return len(self.sign_counts) + len(self.band_counts) + self.values.nbytes + self.offsets.nbytes
 
     @classmethod
     def encode(cls, logits: torch.Tensor) -> "FrameMaskCode":
@@ -43,12 +50,20 @@ class FrameMaskCode:
     @classmethod
     def from_pixels(cls, px: "FramePixels") -> "FrameMaskCode":
         """The RLE step, on the CPU only: safe on a worker thread while the GPU runs on."""
-        return cls(
-            sign_rles=mask_util.encode(px.sign),
-            band_rles=mask_util.encode(px.band),
-            band_values=np.split(px.values, np.cumsum(px.counts)[:-1]) if px.counts else [],
-            shape=px.shape,
-        )
+        signs, bands = mask_util.encode(px.sign), mask_util.encode(px.band)
+        offsets = np.zeros((3, len(signs) + 1), np.int64)
+        offsets[0, 1:] = np.cumsum([len(r["counts"]) for r in signs])
+        offsets[1, 1:] = np.cumsum([len(r["counts"]) for r in bands])
+        offsets[2, 1:] = np.cumsum(px.counts)
+        return cls(sign_counts=b"".join(r["counts"] for r in signs), band_counts=b"".join(r["counts"] for r in bands),
+                   values=px.values, offsets=offsets, shape=px.shape)
+
+    def _rle(self, which: int, q: int) -> dict:
+        counts = self.sign_counts if which == 0 else self.band_counts
+        return {"size": list(self.shape[1:]), "counts": counts[self.offsets[which, q]:self.offsets[which, q + 1]]}
+
+    def band_values(self, q: int) -> np.ndarray:
+        return self.values[self.offsets[2, q]:self.offsets[2, q + 1]]
 
     def decode(self, queries=None) -> torch.Tensor:
         """Logits (len(queries), h, w) equal in sign-pattern effect to the originals."""
@@ -56,11 +71,11 @@ class FrameMaskCode:
         queries = list(range(q_all)) if queries is None else list(queries)
         if not queries:
             return torch.zeros(0, h, w)
-        signs = mask_util.decode([self.sign_rles[q] for q in queries])  # (h, w, n)
-        bands = mask_util.decode([self.band_rles[q] for q in queries])
+        signs = mask_util.decode([self._rle(0, q) for q in queries])  # (h, w, n)
+        bands = mask_util.decode([self._rle(1, q) for q in queries])
         out = np.ascontiguousarray(signs.transpose(2, 1, 0), dtype=np.float32) * 2 - 1  # (n, w, h)
         for row, q in enumerate(queries):
-            out[row][bands[:, :, row].T.astype(bool)] = self.band_values[q]
+            out[row][bands[:, :, row].T.astype(bool)] = self.band_values(q)
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1)))
 
 
