@@ -209,7 +209,7 @@ class VideoPredictor:
                     raise
                 torch.cuda.empty_cache()
                 self._batch = max(1, self._batch // 2)
-        # Each window frees GBs of activations between small arrays that stay (the
+        # Each window frees hundreds of MB of activations between small arrays that stay (the
         # per-frame records); the heap keeps such freed pages, and a long video's
         # resident memory would creep up.
         release_freed_memory()
