@@ -2,8 +2,8 @@
 
 The kernels are optional accelerators for the CPU: every one has a PyTorch
 equivalent, used when no C compiler is found, when compiling fails, or when
-`CLIPVIS_NATIVE=0`. A plain C file and ctypes, not a torch extension: it builds
-in under a second with the system's `cc` and needs no torch headers.
+`CLIPVIS_NATIVE=0`. A plain C file and ctypes, not a torch extension: each
+builds in about a second with the system's `cc` and needs no torch headers.
 
 The library is built for this CPU (-march=native) and cached under
 `$CLIPVIS_CACHE/native` (default ~/.cache/clipvis/native), keyed by the source,
