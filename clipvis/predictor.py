@@ -53,7 +53,7 @@ class InferenceConfig:
     window: int = 10  # frames per window: read, run and stored together, then memory is handed back
     # Frames per pass through the network within a window. None: the whole window on a GPU, 2 on
     # the CPU, where larger batches gain nothing (the products are large already) and lose the
-    # cache: the pixel decoder took 25% longer per frame in batches of 10 (bench_engine.py).
+    # cache: the pixel decoder took 20% longer per frame in batches of 10 (bench_engine.py).
     batch: int | None = None
     memory_size: int = 9  # frames in the matching memory
     top_k_frames: int = 5  # memory frames averaged for the assignment
@@ -108,7 +108,6 @@ class VideoPredictor:
         self.config = config
         self.device = torch.device(device)
         self.text = TextEncoder(model.backbone.clip_model, tokenizer, cache_dir=text_cache_dir, device=self.device)
-        self._window = config.window
         self._batch = config.batch or (config.window if self.device.type == "cuda" else CPU_BATCH)
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 autocast needs a CUDA device; use bf16 on CPU")
@@ -130,7 +129,7 @@ class VideoPredictor:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled")
             window.append(self._check_frame(frame, state))
-            if len(window) >= self._window:
+            if len(window) >= self.config.window:
                 self._run_window(window, state)
                 window = []
                 yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)

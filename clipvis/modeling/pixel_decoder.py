@@ -32,7 +32,7 @@ class NormConv2d(nn.Conv2d):
     def forward(self, x):
         if self._winograd_applies(x):
             # CPU inference: Winograd F(2x2, 3x3), 2.25x fewer multiplications than the direct
-            # convolution and as accurate (clipvis/native/winograd.py).
+            # convolution and no less accurate (clipvis/native/winograd.py).
             x = winograd_conv3x3(x, self.weight, m=2)
             if self.bias is not None:
                 x.add_(self.bias.view(1, -1, 1, 1))

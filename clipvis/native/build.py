@@ -13,6 +13,7 @@ machines never hands one a library built for another.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -49,6 +50,7 @@ def find_compiler() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _cpu_features() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -57,13 +59,18 @@ def _cpu_features() -> str:
         return platform.processor()
 
 
-def _fingerprint(source: bytes, compiler: str, flags: list[str]) -> str:
+@functools.lru_cache(maxsize=None)
+def _compiler_version(compiler: str) -> str:
+    """Asked once per process, not once per library and flag set."""
     try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=10).stdout
+        return subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        version = ""
+        return ""
+
+
+def _fingerprint(source: bytes, compiler: str, flags: list[str]) -> str:
     h = hashlib.sha256(source)
-    for part in (compiler, version, " ".join(flags), platform.machine(), _cpu_features()):
+    for part in (compiler, _compiler_version(compiler), " ".join(flags), platform.machine(), _cpu_features()):
         h.update(part.encode())
     return h.hexdigest()[:16]
 

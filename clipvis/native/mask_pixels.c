@@ -79,31 +79,20 @@ int mask_bands(const float *logits, int64_t Q, int64_t h, int64_t w, int64_t rad
   return failed ? -1 : 0;
 }
 
-/* The band's values, mask after mask (column-major within each), into `values`,
-   which holds the sum of `counts` floats. */
-void band_values(const float *logits, int64_t Q, int64_t h, int64_t w, const uint8_t *band, const int64_t *counts,
+/* The band's values, mask after mask (column-major within each), into `values`;
+   mask q's start there is starts[q] (the counts' running sum, from the caller). */
+void band_values(const float *logits, int64_t Q, int64_t h, int64_t w, const uint8_t *band, const int64_t *starts,
                  float *values) {
   const int64_t n = h * w;
-  int64_t *starts = malloc(sizeof(int64_t) * (Q + 1));
-  int64_t offset = 0;
-  for (int64_t q = 0; q < Q; q++) {
-    if (starts) starts[q] = offset;
-    offset += counts[q];
-  }
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (starts != NULL)
+#pragma omp parallel for schedule(static)
 #endif
   for (int64_t q = 0; q < Q; q++) {
     const float *x = logits + q * n;
     const uint8_t *b = band + q * n;
-    int64_t k = 0;
-    if (starts == NULL) /* no memory for the offsets: sum them here (serial then) */
-      for (int64_t p = 0; p < q; p++) k += counts[p];
-    else
-      k = starts[q];
+    int64_t k = starts[q];
     for (int64_t c = 0; c < w; c++)
       for (int64_t y = 0; y < h; y++)
         if (b[c * h + y]) values[k++] = x[y * w + c];
   }
-  free(starts);
 }

@@ -38,6 +38,7 @@ def mask_pixels(logits: torch.Tensor, radius: int):
     counts = np.empty(q, np.int64)
     if lib.mask_bands(x.data_ptr(), q, h, w, radius, sign.ctypes.data, band.ctypes.data, counts.ctypes.data):
         raise MemoryError("mask_pixels: no memory for the scratch maps")
+    starts = np.cumsum(counts) - counts
     values = np.empty(int(counts.sum()), np.float32)
-    lib.band_values(x.data_ptr(), q, h, w, band.ctypes.data, counts.ctypes.data, values.ctypes.data)
+    lib.band_values(x.data_ptr(), q, h, w, band.ctypes.data, starts.ctypes.data, values.ctypes.data)
     return sign, band, values, counts.tolist()

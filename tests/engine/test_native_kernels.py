@@ -172,12 +172,23 @@ def test_strided_downsampling_equals_bilinear_interpolation(size):
 
 
 def test_position_encoding_is_cached_per_size():
-    pe = PositionEmbeddingSine(8)
-    a, b = pe(torch.zeros(3, 1, 5, 7)), pe(torch.zeros(1, 1, 5, 7))
-    assert a.shape == (3, 16, 5, 7) and torch.equal(a[2], b[0])
-    assert pe(torch.zeros(1, 1, 6, 7)).shape == (1, 16, 6, 7)
-    # The encoding is normalised to [0, 2*pi] along each axis: its last row and column differ.
-    assert not torch.equal(pe(torch.zeros(1, 1, 6, 7))[0, :, :5], b[0])
+    """Computed once per size: a second batch of the same size is a cache hit, and the
+    values are the normalised sine/cosine of each row's and column's position."""
+    from clipvis.modeling.position_encoding import _sine_encoding
+
+    pe, h, w = PositionEmbeddingSine(8), 5, 7
+    _sine_encoding.cache_clear()
+    first = pe(torch.zeros(1, 1, h, w))
+    a = pe(torch.zeros(3, 1, h, w))
+    assert _sine_encoding.cache_info().hits == 1 and a.shape == (3, 16, h, w)
+    y = (torch.arange(h, dtype=torch.float32) + 1) / (h + 1e-6) * 2 * torch.pi
+    x = (torch.arange(w, dtype=torch.float32) + 1) / (w + 1e-6) * 2 * torch.pi
+    # Channels 0 and 1 of each half have frequency 1: sin and cos of the position.
+    torch.testing.assert_close(a[2, 0], y.sin()[:, None].expand(h, w))
+    torch.testing.assert_close(a[1, 1], y.cos()[:, None].expand(h, w))
+    torch.testing.assert_close(a[0, 8], x.sin()[None].expand(h, w))
+    assert torch.equal(first[0], a[2])
+    assert pe(torch.zeros(1, 1, 6, 7)).shape == (1, 16, 6, 7) and _sine_encoding.cache_info().misses == 2
 
 
 @pytest.mark.skipif(load_library("mask_pixels") is None, reason="no C compiler")
