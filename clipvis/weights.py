@@ -89,7 +89,7 @@ def resolve_checkpoint(spec: str | os.PathLike, *, download: bool = True) -> Pat
     if target.exists():
         return target
     how = (f"Download it from {info.url} (Google Drive file {info.google_drive_id}) "
-           f"and place it at {target}, or pass its path with --checkpoint.")
+           f"and place it at {target}, or pass its path as `checkpoint`.")
     if not download or offline():
         raise WeightsUnavailable(f"{info.name} is not downloaded and downloads are off. {how}")
     _check_network(urlparse(info.url).hostname, how)
@@ -168,7 +168,7 @@ def load_into(model: torch.nn.Module, state_dict: dict, *, source: str = "checkp
                 f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in shapes[:5]))
         hint = ""
         if any(k.startswith("backbone.clip_model.") for k in missing + unexpected + shapes):
-            hint = " The CLIP part does not fit: is --clip-model the one this checkpoint was trained with?"
+            hint = " The CLIP part does not fit: is `clip_model` the one this checkpoint was trained with?"
         raise CheckpointMismatch(f"{source} does not fit the model.{hint} " + "; ".join(parts) + ".")
     model.load_state_dict(sd, strict=True)
 
