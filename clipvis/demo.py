@@ -16,12 +16,12 @@ import torch
 DEMO = "demo"
 DEMO_CLIP_NAME = "clipvis_demo_rn"
 DEMO_SEED = 0
-# A ModifiedResNet (the RN50 family) of width 16 with one block per stage: taps of
-# 64, 128, 256 and 512 channels at strides 4..32, as the real ones have 256..2048.
+# A ModifiedResNet (the RN50 family) of width 8 with one block per stage: taps of
+# 32, 64, 128 and 256 channels at strides 4..32, where RN50's have 256..2048.
 DEMO_CLIP_CONFIG = {
     "embed_dim": 64,
     "quick_gelu": True,
-    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "patch_size": None},
+    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8, "patch_size": None},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
 }
 DEMO_HEAD = dict(conv_dim=32, mask_dim=32, enc_layers=1, enc_heads=4, enc_ffn=64, hidden_dim=32,

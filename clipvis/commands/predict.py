@@ -21,9 +21,11 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ..atomic import write_json
+    from ..paths import check_output_file
     from ..video import open_video
     from ..vocab import load_vocabulary
 
+    check_output_file(args.out)  # before any decoding or model work
     vocabulary = load_vocabulary(args.vocab)
     video = open_video(args.video or args.frames, stride=args.stride, max_frames=args.max_frames)
     info = video.info
@@ -35,7 +37,7 @@ def run(args) -> int:
         eta = f", {p.eta:.0f}s left" if p.eta is not None else ""
         print(f"\r{p.frames_done}/{p.num_frames or '?'} frames{eta}   ", end="", file=sys.stderr, flush=True)
 
-    result = predictor.predict((f for _, f in video), vocabulary, num_frames=info.num_frames, progress=show)
+    result = predictor.predict(video, vocabulary, progress=show)
     print(file=sys.stderr)
     write_json(args.out, result.to_results_json(args.video_id))
     print(f"wrote {len(result.instances)} instances to {args.out}", file=sys.stderr)

@@ -64,7 +64,7 @@ def studio_url(tmp_path_factory, tiny_checkpoint, tiny_clip_config, playwright_b
     port = free_port()
     args = parse_args(model_argv(tiny_checkpoint, tiny_clip_config) +
                       ["--workdir", str(tmp_path_factory.mktemp("studio")), "--port", str(port)])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService(args)))
+    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args)))
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     wait_for_http(url)
