@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+# The largest frame (and mask) read, in pixels: clipvis/video/limits.py, clipvis/formats/rle.py.
+MAX_FRAME_PIXELS = 8192 * 8192
 
 
 def _setting(default, help: str, *, flag: str | None = None, env: str | None = None, choices=None, minimum=None):

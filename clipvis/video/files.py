@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clipvis.video.frames import bgr_to_rgb
 from clipvis.video.limits import VideoLimits
 from clipvis.video.source import Selection, VideoDecodeError, VideoSource
 
@@ -140,7 +141,7 @@ class FileVideo(VideoSource):
                     ok, bgr = cap.read()
                     if not ok or bgr is None:
                         return
-                    yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                    yield i, bgr_to_rgb(bgr, self.loaded_hw)
                 elif not cap.grab():  # skipped frames are decoded but not converted
                     return
                 i += 1

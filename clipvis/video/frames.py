@@ -45,15 +45,20 @@ def _header_size(fileobj, label: str, limits: VideoLimits) -> tuple[int, int]:
     try:
         with Image.open(fileobj) as im:
             w, h = im.size
-            orient = im.getexif().get(_EXIF_ORIENTATION, 1)
+            limits.check_pixels(w, h, label)
+            # A PNG's EXIF may follow its pixels, and Pillow decodes the whole image to look for
+            # it: read an orientation only where the header holds it.
+            orient = 1 if im.format == "PNG" and "exif" not in im.info else im.getexif().get(_EXIF_ORIENTATION, 1)
+    except FrameTooLarge:
+        raise
     except Image.DecompressionBombError as e:  # PIL's own limit (179 MP) is above ours: say ours
         pixels = re.search(r"\((\d+) pixels\)", str(e))
+        side = int(limits.max_pixels ** 0.5)
         raise FrameTooLarge(f"{label}: an image of {int(pixels.group(1)) / 1e6:.0f} MP is larger than this tool reads "
-                            f"({limits.max_pixels / 1e6:.0f} MP); scale it down first" if pixels else
+                            f"({side}x{side}, {limits.max_pixels / 1e6:.0f} MP); scale it down first" if pixels else
                             f"{label}: the image is larger than this tool reads ({e})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise VideoDecodeError(f"{label}: not a readable image ({e})") from None
-    limits.check_pixels(w, h, label)
     return (w, h) if orient in (5, 6, 7, 8) else (h, w)
 
 
@@ -68,8 +73,16 @@ def _check_sizes(sizes, labels, where: str) -> tuple[int, int]:
 
 
 def _decode_image(data: np.ndarray | str) -> np.ndarray | None:
-    bgr = cv2.imread(data, cv2.IMREAD_COLOR) if isinstance(data, str) else cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """BGR, as OpenCV decodes it (EXIF orientation applied), or None."""
+    return cv2.imread(data, cv2.IMREAD_COLOR) if isinstance(data, str) else cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def bgr_to_rgb(bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The RGB frame at (h, w): shrunk first (area averaging), so a large frame is
+    copied once at the small size rather than converted at its own."""
+    if bgr.shape[:2] != tuple(hw):
+        bgr = cv2.resize(bgr, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class _StillFrames(VideoSource):
@@ -84,18 +97,19 @@ class _StillFrames(VideoSource):
         super().__init__(where, Selection.make(self.fps, **selection_args), resize, limits)
 
     def _read(self, i: int) -> np.ndarray | None:
+        """Frame i as decoded (BGR), or None."""
         raise NotImplementedError
 
     def _decode(self):
         for i in self.selection.indices(self.source_num_frames):
-            rgb = self._read(i)
-            if rgb is None:
+            bgr = self._read(i)
+            if bgr is None:
                 self._stop_reason = f"{self._labels[i]} cannot be decoded"
                 return
-            if rgb.shape[:2] != (self.height, self.width):
-                self._stop_reason = f"{self._labels[i]} decodes to {rgb.shape[1]}x{rgb.shape[0]}, not the header's size"
+            if bgr.shape[:2] != (self.height, self.width):
+                self._stop_reason = f"{self._labels[i]} decodes to {bgr.shape[1]}x{bgr.shape[0]}, not the header's size"
                 return
-            yield i, rgb
+            yield i, bgr_to_rgb(bgr, self.loaded_hw)
 
 
 class FileListVideo(_StillFrames):

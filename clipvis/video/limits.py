@@ -27,12 +27,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from clipvis.config import MAX_FRAME_PIXELS
+
 MiB = 2**20
 
 
 @dataclass(frozen=True)
 class VideoLimits:
-    max_pixels: int = 8192 * 8192  # per frame, from its header: larger inputs are refused
+    max_pixels: int = MAX_FRAME_PIXELS  # per frame, from its header: larger inputs are refused
     max_side: int = 3840  # frames with a longer side are downscaled once, on load
     zip_member_bytes: int = 256 * MiB  # a zip member's size, declared and as read
     zip_ratio: int = 100  # a member above zip_ratio_from bytes inflating more than this is refused
@@ -67,7 +69,7 @@ class VideoLimits:
             side = int(self.max_pixels ** 0.5)
             raise FrameTooLarge(f"{what}: a frame of {width}x{height} pixels ({width * height / 1e6:.0f} MP) is "
                                 f"larger than this tool reads ({side}x{side}, {self.max_pixels / 1e6:.0f} MP); "
-                                "scale the video down first")
+                                "scale it down first")
 
     def load_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) a frame is kept at: its own, or shrunk to fit max_side."""
