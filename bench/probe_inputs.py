@@ -126,7 +126,7 @@ def make_probes(folder: Path) -> dict[str, Path]:
 
 
 # ---- peak memory of handling one input, in a fresh process -----------------------------
-def _status_mb(key: str) -> float:
+def status_mb(key: str) -> float:
     text = Path("/proc/self/status").read_text()
     return int(re.search(key + r":\s+(\d+)", text).group(1)) / 1024
 
@@ -139,16 +139,16 @@ def reset_peak():
 CHILD = r'''
 import json, sys
 sys.path.insert(0, {repo!r})
-from bench.probe_inputs import _status_mb, reset_peak
+from bench.probe_inputs import status_mb, reset_peak
 {setup}
 for path in {paths!r}:
-    idle = _status_mb("VmRSS")
+    idle = status_mb("VmRSS")
     reset_peak()
     try:
         message = {action}
     except Exception as e:  # what a caller would see
         message = f"{{type(e).__name__}}: {{e}}"
-    print(json.dumps({{"path": path, "idle_mb": idle, "peak_above_idle_mb": _status_mb("VmHWM") - idle,
+    print(json.dumps({{"path": path, "idle_mb": idle, "peak_above_idle_mb": status_mb("VmHWM") - idle,
                       "message": str(message)}}), flush=True)
 '''
 

@@ -13,7 +13,7 @@ import importlib
 # Imported on first use (PEP 562), so `python -m clipvis evaluate` and the data
 # layer do not load torch and the model code.
 _EXPORTS = {
-    "load_predictor": "build", "build_model": "build", "create_clip": "build", "resolve_device": "build",
+    "load_predictor": "build", "predictor_for": "build", "build_model": "build", "create_clip": "build", "resolve_device": "build",
     "UnknownCLIPModel": "build",
     "VideoPredictor": "predictor", "InferenceConfig": "config", "Progress": "predictor",
     "CPUVideoPredictor": "backends", "DEMO": "demo",

@@ -143,15 +143,26 @@ def load_predictor(checkpoint: str | os.PathLike | None = None, *, clip_model: s
     backend: "auto" (the CPU backend on a CPU device, else the reference),
         "reference" (the model as written) or "cpu" (clipvis/backends).
     """
-    from .backends import BACKENDS, CPUVideoPredictor
+    from .backends import check_backend
 
-    if backend not in BACKENDS:
-        raise ValueError(f"`backend` must be one of {', '.join(BACKENDS)}, got {backend!r}")
     config = (config or InferenceConfig()).replace(**settings)
     dev = resolve_device(device)
+    check_backend(backend)  # before the model is built
     model, tokenizer, _ = build_model(checkpoint=None if checkpoint is None else str(checkpoint),
                                       clip_model=clip_model, clip_config=clip_config,
                                       clip_pretrained=clip_pretrained, device=dev)
+    return predictor_for(model, tokenizer=tokenizer, device=dev, config=config, backend=backend,
+                         text_cache_dir=text_cache_dir)
+
+
+def predictor_for(model: CLIPVISModel, *, tokenizer, device="cpu", config: InferenceConfig = InferenceConfig(),
+                  backend: str = "auto", text_cache_dir=None) -> VideoPredictor:
+    """The predictor of a built model: the CPU backend on a CPU device unless
+    backend="reference" (clipvis/backends)."""
+    from .backends import CPUVideoPredictor, check_backend
+
+    check_backend(backend)
+    dev = torch.device(device)
     cpu = backend == "cpu" or (backend == "auto" and dev.type == "cpu")
     predictor_class = CPUVideoPredictor if cpu else VideoPredictor
     return predictor_class(model, tokenizer=tokenizer, config=config, device=dev, text_cache_dir=text_cache_dir)

@@ -11,4 +11,10 @@ from .cpu_modules import use_cpu_modules, uses_cpu_modules
 
 BACKENDS = ("auto", "reference", "cpu")
 
-__all__ = ["BACKENDS", "CPUVideoPredictor", "use_cpu_modules", "uses_cpu_modules"]
+
+def check_backend(name: str):
+    if name not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {', '.join(BACKENDS)}, got {name!r}")
+
+
+__all__ = ["BACKENDS", "CPUVideoPredictor", "check_backend", "use_cpu_modules", "uses_cpu_modules"]

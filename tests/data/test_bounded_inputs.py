@@ -170,10 +170,10 @@ def test_huge_rle_is_refused_before_pycocotools(tmp_path):
     path.write_text(json.dumps(ds))
     # Peak RSS from VmHWM: getrusage's ru_maxrss would carry the parent's peak across exec.
     code = ("import sys\n"
-            "from bench.probe_inputs import _status_mb\n"
+            "from bench.probe_inputs import status_mb\n"
             "from clipvis.evaluate import main\n"
             "rc = main(['--gt', sys.argv[1], '--pred', sys.argv[1]])\n"
-            "print('peak_mb', int(_status_mb('VmHWM')))\n"
+            "print('peak_mb', int(status_mb('VmHWM')))\n"
             "sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
