@@ -24,7 +24,8 @@ DEMO_CLIP_CONFIG = {
     "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8, "patch_size": None},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
 }
-DEMO_HEAD = dict(conv_dim=32, mask_dim=32, enc_layers=1, enc_heads=4, enc_ffn=64, hidden_dim=32,
+# One sampling head in the encoder: a quarter of the deformable sampling, its largest cost at this size.
+DEMO_HEAD = dict(conv_dim=32, mask_dim=32, enc_layers=1, enc_heads=1, enc_ffn=64, hidden_dim=32,
                  num_queries=20, dec_heads=4, dec_ffn=64, dec_layers=3)
 
 

@@ -4,7 +4,6 @@ groups (no weight decay on norms and embeddings). Training runs
 `CLIPVISModel.forward` with every decoder layer's outputs (`with_aux=True`)."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from clipvis.build import build_model, create_clip, register_clip_config
