@@ -4,7 +4,8 @@ The in-memory model the UI and the batch labeller build on. Field names and
 types follow the official YTVIS files exactly, so what `write_dataset` writes
 loads unchanged in the official `YTVOS` API and in COCO-style video loaders.
 Masks are held as compressed RLE with str counts (see `rle.py`), `None` on
-frames where an instance is absent.
+frames where an instance is absent or its mask is empty; what this package
+writes has `null` there in `segmentations`, `areas` and `bboxes` alike.
 """
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ class Annotation:
 
     @classmethod
     def from_masks(cls, *, id: int, video_id: int, category_id: int, masks, score=None) -> "Annotation":
-        """masks: per frame an (H, W) bool array or None (absent)."""
-        segs = [None if m is None else mask_to_rle(m) for m in masks]
+        """masks: per frame an (H, W) bool array, or None where absent. An empty
+        mask is absent too: null segmentation, area and box, as everywhere."""
+        segs = [None if m is None or not np.any(m) else mask_to_rle(m) for m in masks]
         return cls(id=id, video_id=video_id, category_id=category_id, segmentations=segs, score=score)
 
     def mask(self, frame: int) -> np.ndarray | None:

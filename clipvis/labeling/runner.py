@@ -25,7 +25,7 @@ from clipvis.labeling.progress import LabelProgress
 from clipvis.labeling.shard import shard_by_frames
 from clipvis.labeling.sources import count_frames
 from clipvis.labeling.work import WorkFolder, default_work_dir
-from clipvis.vocab import Vocabulary, vocabulary_to_json
+from clipvis.vocab import Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +59,7 @@ class Plan:
 
 def run_settings(*, videos, frames_root, vocabulary: Vocabulary, options: LabelOptions, model: dict) -> dict:
     """Everything a video's labels depend on; a work folder only resumes under the same."""
-    vocab_json = json.dumps(vocabulary_to_json(vocabulary), sort_keys=True)
+    vocab_json = json.dumps(vocabulary.to_json(), sort_keys=True)
     return {"videos": str(Path(videos).resolve()),
             "frames_root": None if frames_root is None else str(Path(frames_root).resolve()),
             "stride": options.stride, "max_frames": options.max_frames,
