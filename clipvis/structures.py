@@ -108,11 +108,12 @@ class VideoAnalysis:
         present = np.asarray(present, bool).reshape(len(queries), self.num_frames)
         segs = [[None] * self.num_frames for _ in queries]
         for t in range(self.num_frames):
-            wanted = [k for k in range(len(queries)) if present[k, t]]
-            if wanted:
-                for k, m in zip(wanted, self._decode(t, [queries[k] for k in wanted])):
-                    if m.any():
-                        segs[k][t] = mask_to_rle(m)
+            # A slot listed under several classes is decoded and encoded once.
+            slots = sorted({queries[k] for k in range(len(queries)) if present[k, t]})
+            rles = {q: mask_to_rle(m) for q, m in zip(slots, self._decode(t, slots)) if m.any()} if slots else {}
+            for k, q in enumerate(queries):
+                if present[k, t] and q in rles:
+                    segs[k][t] = rles[q]
             if progress is not None:
                 progress(t + 1, self.num_frames)
         return segs

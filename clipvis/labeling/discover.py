@@ -32,7 +32,8 @@ class VideoJob:
 
     kind: "file" (video file or zip of frames, opened by the data layer),
     "folder" (a folder of frames) or "list" (frames listed by a JSON).
-    prefix: the folder part of the output `file_names` ("<prefix>/<frame>").
+    prefix: the folder part of the output `file_names` ("<prefix>/<frame>"): a
+      video file's relative path (extension included), a frame folder's relative path.
     """
 
     key: str
@@ -105,9 +106,9 @@ def _from_folder(root: Path) -> list[VideoJob]:
 
 
 def _file_job(path: Path, rel: str, video_id: int) -> VideoJob:
-    prefix = str(PurePosixPath(rel).with_suffix(""))
+    # Its frames' folder is its relative path, extension included: unique in any folder (frames.py).
     return VideoJob(key=stable_key(f"file:{rel}"), video_id=video_id, name=rel, kind="file",
-                    path=str(path), prefix=prefix)
+                    path=str(path), prefix=rel)
 
 
 def _from_ytvis_json(path: Path, frames_root) -> list[VideoJob]:

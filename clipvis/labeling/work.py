@@ -84,7 +84,10 @@ class WorkFolder:
     def save_done(self, key: str, *, name: str, dataset: YTVISDataset, rank: int = 0, note: str | None = None):
         write_json(self.done_path(key), {"format": VIDEO_FORMAT, "name": name, "rank": rank, "note": note,
                                          "dataset": dataset.to_json()})
-        self.failed_path(key).unlink(missing_ok=True)  # an earlier failure is history now
+        self.clear_failed(key)  # an earlier failure is history now
+
+    def clear_failed(self, key: str):
+        self.failed_path(key).unlink(missing_ok=True)
 
     def save_failed(self, key: str, *, name: str, reason: str, rank: int = 0):
         write_json(self.failed_path(key), {"name": name, "rank": rank, "reason": reason})
