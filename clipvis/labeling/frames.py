@@ -75,6 +75,10 @@ class FrameWriter:
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(f"cannot write the frames of {job.name}: {self.folder} is a file; "
                              "give another --frames-dir")
+        # A kill during a write leaves a hidden temporary file (clipvis.atomic); this video's
+        # frames are written by this process alone, so any such file here is that debris.
+        for debris in self.folder.glob(".?????.jpg.*"):
+            debris.unlink(missing_ok=True)
 
     def write(self, source_index: int, rgb: np.ndarray) -> None:
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])

@@ -127,7 +127,9 @@ def label_dataset(*, videos, vocabulary: Vocabulary, out, make_predictor: Callab
                   timeout_minutes: float = 24 * 60, info: dict | None = None, log=print) -> Summary | None:
     """Label every video of `videos`; write `out` (rank 0). Returns the summary on rank 0, None elsewhere.
 
-    make_predictor(device) is called only if this rank has videos to label.
+    make_predictor(device) is called only if this rank has videos to label (not
+    only frames to write). Video files' frames go to options.frames_dir
+    (default <folder of out>/JPEGImages), where the output's file_names point.
     """
     work = WorkFolder(work_dir if work_dir is not None else default_work_dir(out))
     device = torch.device(device)
@@ -157,7 +159,8 @@ def label_dataset(*, videos, vocabulary: Vocabulary, out, make_predictor: Callab
                 f"{pending} to label on {ranks.world_size} process(es){frames_note}")
         mine = plan.shards[ranks.rank]
         if mine:
-            predictor = make_predictor(device)
+            # Videos that only miss their frames need no model.
+            predictor = make_predictor(device) if any(i not in plan.frames_only for i in mine) else None
             _label_shard(predictor, plan, mine, vocabulary, work, options, ranks)
         group.barrier()
         if not ranks.is_main:
