@@ -229,3 +229,21 @@ def test_bad_filter_values_are_refused_before_any_work():
                          (dict(categories="some"), "categories must be one of all, used")):
         with pytest.raises(ValueError, match=message):
             LabelOptions(**bad)
+
+
+def test_the_filter_table_of_the_docs():
+    from clipvis.formats import Annotation
+    from clipvis.labeling.merge import Filters
+
+    rows = [(0.9, 12), (0.6, 2), (0.4, 8), (0.35, 9), (0.1, 20)]  # docs/LABEL.md, "Filters"
+    rle = {"size": [1, 1], "counts": "01"}
+    anns = [Annotation(id=k, video_id=1, category_id=1, score=score, segmentations=[rle] * n + [None] * (20 - n))
+            for k, (score, n) in enumerate(rows, start=1)]
+
+    def kept(**f):
+        return [(a.score, len(a.frames_present())) for a in Filters(**f).apply(anns)]
+
+    assert kept() == rows
+    assert kept(min_score=0.3) == rows[:4]
+    assert kept(min_score=0.3, min_frames=5) == [rows[0], rows[2], rows[3]]
+    assert kept(min_score=0.3, min_frames=5, max_per_video=2) == [rows[0], rows[2]]
