@@ -7,9 +7,11 @@ with ground truth). The model is the tests' tiny random one:
 - ```python blocks share one namespace per document; `load_predictor(...)`
   gives the tiny predictor whatever name it is asked for;
 - ```bash lines that run clipvis (`python -m clipvis predict|label|evaluate`,
-  `clipvis ...`, `python -c ...`) run as subprocesses, with the tiny model set
-  through CLIPVIS_CHECKPOINT / CLIPVIS_CLIP_CONFIG and `--min-size 64 --topk 10`
-  added to predict and label (the tiny model's input size);
+  `clipvis ...`) run through `clipvis.commands.main` in this process (as
+  `python -m clipvis` would, without a new interpreter per command), `python -c
+  ...` as a subprocess; the tiny model is set through CLIPVIS_CHECKPOINT /
+  CLIPVIS_CLIP_CONFIG, and `--min-size 64 --topk 10` is added to predict and
+  label (the tiny model's input size);
 - commands that install, serve or train at scale (NOT_RUN) are not run, and a
   block marked `<!-- not run by tests: REASON -->` is skipped with its reason.
 Any other command fails the test, so a new kind of example cannot go untested
@@ -30,6 +32,7 @@ import pytest
 
 import clipvis
 import clipvis.build
+from clipvis.commands import main
 from clipvis.formats import Annotation, YTVISDataset, Video, write_dataset
 from clipvis.vocab import load_vocabulary
 from tests.conftest import REPO, moving_squares_video
@@ -103,14 +106,17 @@ def test_the_docs_have_examples_and_marks_say_why():
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_examples_run_as_written(doc, sandbox, tmp_path, tiny_predictor, tiny_checkpoint, tiny_clip_config,
-                                 monkeypatch):
+                                 monkeypatch, capsys):
     work = shutil.copytree(sandbox, tmp_path / "sandbox")
     monkeypatch.chdir(work)
     monkeypatch.setattr(clipvis.build, "load_predictor", lambda *args, **kw: tiny_predictor)
     monkeypatch.setattr(clipvis, "load_predictor", lambda *args, **kw: tiny_predictor, raising=False)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "CLIPVIS_CHECKPOINT": str(tiny_checkpoint),
-           "CLIPVIS_CLIP_CONFIG": str(tiny_clip_config), "CLIPVIS_DEVICE": "cpu",
-           "CLIPVIS_CACHE": str(sandbox.parent / "clipvis_cache")}
+    model_env = {"HF_HUB_OFFLINE": "1", "CLIPVIS_CHECKPOINT": str(tiny_checkpoint),
+                 "CLIPVIS_CLIP_CONFIG": str(tiny_clip_config), "CLIPVIS_DEVICE": "cpu",
+                 "CLIPVIS_CACHE": str(sandbox.parent / "clipvis_cache")}
+    for key, value in model_env.items():
+        monkeypatch.setenv(key, value)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     namespace: dict = {"__name__": "__doc_example__"}
     ran = 0
     for block in read_blocks(doc):
@@ -126,17 +132,18 @@ def test_examples_run_as_written(doc, sandbox, tmp_path, tiny_predictor, tiny_ch
                 continue
             argv = shlex.split(command, comments=True)
             if CLIPVIS.match(command):
-                argv = [sys.executable, "-m", "clipvis", *argv[(3 if argv[0] == "python" else 1):]]
-                if argv[3] in ("predict", "label"):
-                    argv += ["--min-size", "64", "--topk", "10", "--no-progress"] if argv[3] == "label" else \
-                        ["--min-size", "64", "--topk", "10"]
+                args = argv[(3 if argv[0] == "python" else 1):]
+                if args[0] in ("predict", "label"):
+                    args += ["--min-size", "64", "--topk", "10"] + (["--no-progress"] if args[0] == "label" else [])
+                code = main(args)
+                assert code == 0, f"{where}: `{command}` exited with {code}: {capsys.readouterr().err[-3000:]}"
             elif argv[:2] == ["python", "-c"]:
-                argv[0] = sys.executable
+                proc = subprocess.run([sys.executable, *argv[1:]], cwd=work, env=env, capture_output=True, text=True,
+                                      timeout=300)
+                assert proc.returncode == 0, f"{where}: `{command}` failed:\n{proc.stderr[-3000:]}"
             else:
                 pytest.fail(f"{where}: `{command}` is neither a clipvis command nor in NOT_RUN; run it here or "
                             "mark the block <!-- not run by tests: why -->")
-            proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=300)
-            assert proc.returncode == 0, f"{where}: `{command}` failed:\n{proc.stderr[-3000:]}"
             ran += 1
     if ran == 0:
         pytest.skip(f"{doc.name} has no example to run")
