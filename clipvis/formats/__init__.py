@@ -16,7 +16,7 @@ Track = Annotation  # the same thing seen from the engine: one instance over a v
 __all__ = [
     "DAVIS_PALETTE", "draw_overlay", "export_davis", "export_overlay", "instance_color", "read_davis",
     "write_overlay_video", "Annotation", "Category", "RLEError", "Track", "Video", "YTVISDataset", "YTVISError",
-    "check_rle", "dataset_to_cocovid", "dataset_to_results", "mask_to_rle", "merge_datasets", "read_dataset", "read_results",
-    "results_from_json", "results_to_dataset", "results_to_json", "rle_area", "rle_bbox", "rle_to_mask",
+    "check_rle", "dataset_to_cocovid", "dataset_to_results", "mask_to_rle", "merge_datasets", "read_dataset",
+    "read_results", "results_from_json", "results_to_dataset", "results_to_json", "rle_area", "rle_bbox", "rle_to_mask",
     "to_compressed", "write_cocovid", "write_dataset", "write_results",
 ]

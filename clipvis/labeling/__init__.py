@@ -23,7 +23,7 @@ from clipvis.labeling.work import WorkFolder, WorkFolderError, default_work_dir
 
 __all__ = [
     "FORMATS", "LabelOptions", "Plan", "ProcessGroup", "Ranks", "Summary", "VideoJob", "VideoLabels",
-    "WorkFolder", "WorkFolderError", "default_frames_dir", "default_work_dir", "discover_videos", "label_dataset", "label_video",
-    "make_plan", "merge_work", "rank_device", "run_settings", "shard_by_frames",
-    "write_frames", "write_output",
+    "WorkFolder", "WorkFolderError", "default_frames_dir", "default_work_dir", "discover_videos", "label_dataset",
+    "label_video", "make_plan", "merge_work", "rank_device", "run_settings", "shard_by_frames", "write_frames",
+    "write_output",
 ]
