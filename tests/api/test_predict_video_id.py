@@ -16,7 +16,8 @@ def dataset_json(tmp_path_factory):
     for name in ("aa11", "bb22"):
         write_frames(root / "valid" / "JPEGImages" / name, moving_squares_video(3, 48, 64, seed=len(name)))
     videos = [{"id": vid, "width": 64, "height": 48, "length": 3,
-               "file_names": [f"{name}/{t * 5:05d}.jpg" for t in range(3)]} for vid, name in ((17, "aa11"), (42, "bb22"))]
+               "file_names": [f"{name}/{t * 5:05d}.jpg" for t in range(3)]}
+              for vid, name in ((17, "aa11"), (42, "bb22"))]
     path = root / "valid.json"
     path.write_text(json.dumps({"videos": videos, "categories": [], "annotations": []}))
     return path
