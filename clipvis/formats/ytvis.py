@@ -133,6 +133,17 @@ class YTVISDataset:
     info: dict = field(default_factory=dict)
     licenses: list = field(default_factory=list)
 
+    def __post_init__(self):
+        # Plain dicts as a file holds them are taken (checked as a reader checks them); anything
+        # else fails here, not later when the dataset is written.
+        self.videos = [Video.from_json(v) if isinstance(v, dict) else v for v in self.videos]
+        self.categories = [Category.from_json(c) if isinstance(c, dict) else c for c in self.categories]
+        for name, kind in (("videos", Video), ("categories", Category), ("annotations", Annotation)):
+            bad = [x for x in getattr(self, name) if not isinstance(x, kind)]
+            if bad:
+                raise TypeError(f"YTVISDataset {name} must be {kind.__name__} objects (or their JSON dicts), "
+                                f"got {type(bad[0]).__name__}")
+
     def video(self, video_id: int) -> Video:
         for v in self.videos:
             if v.id == video_id:

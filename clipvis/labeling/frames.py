@@ -74,7 +74,7 @@ class FrameWriter:
         self.folder = Path(frames_dir) / job.prefix
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(f"cannot write the frames of {job.name}: {self.folder} is a file; "
-                             "give another --frames-dir")
+                             "give another frames_dir (--frames-dir)")
         # A kill during a write leaves a hidden temporary file (clipvis.atomic); this video's
         # frames are written by this process alone, so any such file here is that debris.
         for debris in self.folder.glob(".?????.jpg.*"):

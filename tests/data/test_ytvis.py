@@ -235,3 +235,14 @@ def test_export_import_gives_identical_masks_ids_and_classes(tmp_path_factory, c
                 # An empty mask is an absent frame (the one rule); any other comes back exactly.
                 assert (a.mask(f) is None) if m is None or not m.any() else np.array_equal(a.mask(f), m)
     assert [a.id for a in back.annotations] == list(range(1, len(spec) + 1))
+
+
+def test_a_dataset_takes_parts_as_objects_or_json_dicts_and_refuses_others(tmp_path):
+    ds = two_videos()
+    from_dicts = YTVISDataset(videos=[v.to_json() for v in ds.videos], categories=[c.to_json() for c in ds.categories],
+                              annotations=ds.annotations)
+    assert from_dicts.to_json() == ds.to_json()
+    with pytest.raises(TypeError, match="annotations must be Annotation objects"):
+        YTVISDataset(videos=ds.videos, categories=ds.categories, annotations=[{"id": 1}])
+    with pytest.raises(TypeError, match="categories must be Category objects .* got str"):
+        YTVISDataset(videos=ds.videos, categories=["person"])
