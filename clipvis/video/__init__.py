@@ -8,9 +8,7 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from clipvis.paths import NotARegularFile, special_kind
+from clipvis.paths import require_readable
 from clipvis.video.files import FileVideo
 from clipvis.video.frames import IMAGE_EXTENSIONS, FileListVideo, FolderVideo, ZipVideo
 from clipvis.video.limits import VideoLimits
@@ -45,12 +43,7 @@ def open_video(source, *, stride: int = 1, max_frames: int | None = None, start_
     (FrameTooLarge); FileNotFoundError if `source` does not exist;
     NotARegularFile (a ValueError) for a FIFO, device or socket.
     """
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    kind = special_kind(path)
-    if kind is not None:  # opening a FIFO blocks forever, a device never ends
-        raise NotARegularFile(f"{path}: is {kind}, not a video file or folder")
+    path = require_readable(source, "video")  # a FIFO would block forever, a device never end
     limits = limits or VideoLimits.from_env()
     args = {"stride": stride, "max_frames": max_frames, "start_time": start_time, "end_time": end_time}
     if resize is not None and (len(resize) != 2 or min(resize) < 1):

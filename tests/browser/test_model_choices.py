@@ -6,27 +6,17 @@ import shutil
 
 import pytest
 
-from tests.browser.conftest import free_port, shot, wait_for_http
+from tests.browser.conftest import serve_studio, shot
 from tests.browser.studio_page import StudioPage
 
 
 @pytest.fixture(scope="module")
 def demo_studio(tmp_path_factory, tiny_checkpoint, playwright_browser):
-    from app.config import Studio, StudioConfig, parse_args
-    from app.model_service import ModelService
-    from app.ui import build_demo, launch
-
     folder = tmp_path_factory.mktemp("server-checkpoints")
     shutil.copy(tiny_checkpoint, folder / "finetuned_street.pth")
-    port = free_port()
-    args = parse_args(["--model", "demo", "--checkpoint-dir", str(folder), "--device", "cpu",
-                       "--workdir", str(tmp_path_factory.mktemp("studio")), "--port", str(port)])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args)))
-    launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
-    wait_for_http(url)
-    yield url, folder
-    demo.close()
+    with serve_studio(["--model", "demo", "--checkpoint-dir", str(folder), "--device", "cpu",
+                       "--workdir", str(tmp_path_factory.mktemp("studio"))]) as url:
+        yield url, folder
 
 
 def test_model_list_shows_names_and_the_demo_runs(page, demo_studio, squares_mp4):

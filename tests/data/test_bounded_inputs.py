@@ -113,7 +113,7 @@ def test_fifo_is_refused_not_waited_on(tmp_path, capsys):
         open_video(pipe)
     code = main(["predict", "--video", str(pipe), "--vocab", "person", "--model", "demo",
                  "--out", str(tmp_path / "r.json")])
-    assert code == 1 and "is a FIFO (named pipe), not a video file" in capsys.readouterr().err
+    assert code == 1 and "is a FIFO (named pipe), not a file; give a video file or folder" in capsys.readouterr().err
 
 
 def test_label_lists_a_fifo_as_failed(tmp_path, tiny_predictor):

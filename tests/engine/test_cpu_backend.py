@@ -45,12 +45,15 @@ def test_swapping_keeps_every_parameter_and_key(tiny_clip_config):
     assert uses_cpu_modules(model)
 
 
+def reference_and_cpu(clip_config):
+    """Two models with the same weights: as written, and with the CPU modules."""
+    return tiny_model(clip_config)[0], use_cpu_modules(tiny_model(clip_config)[0])
+
+
 def test_cpu_forward_equals_reference_forward(tiny_clip_config):
     """One forward, two module sets: the same outputs up to float rounding, and the
     mask features come back as the same kind of object (a MaskFeatures)."""
-    reference, _ = tiny_model(tiny_clip_config)
-    cpu, _ = tiny_model(tiny_clip_config)
-    use_cpu_modules(cpu)
+    reference, cpu = reference_and_cpu(tiny_clip_config)
     x = torch.randn(2, 3, 96, 128)
     with torch.no_grad():
         a = reference(x, with_stages=True)
@@ -63,9 +66,7 @@ def test_cpu_forward_equals_reference_forward(tiny_clip_config):
 
 
 def test_with_autograd_the_cpu_modules_are_the_reference(tiny_clip_config):
-    reference, _ = tiny_model(tiny_clip_config)
-    cpu, _ = tiny_model(tiny_clip_config)
-    use_cpu_modules(cpu)
+    reference, cpu = reference_and_cpu(tiny_clip_config)
     x = torch.randn(1, 3, 64, 96)
     a, b = reference(x, with_aux=True), cpu(x, with_aux=True)
     assert b.decoder.mask_logits.requires_grad

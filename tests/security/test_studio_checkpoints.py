@@ -9,12 +9,12 @@ import shutil
 import httpx
 import pytest
 
-from app.config import Studio, StudioConfig, parse_args
+from app.config import parse_args
 from app.model_service import CUSTOM, DEFAULT, FOLDER, TYPED, ModelService, without_paths
 from clipvis import DEMO, CheckpointMismatch
 from clipvis.formats.overlay import write_overlay_video
 
-from tests.browser.conftest import free_port, wait_for_http
+from tests.browser.conftest import serve_studio
 from tests.conftest import moving_squares_video
 
 
@@ -101,18 +101,9 @@ def studio_url_mode(request):
 
 @pytest.fixture
 def studio_url(studio_url_mode, tmp_path):
-    from app.ui import build_demo, launch
-
-    port = free_port()
     extra = ["--allow-checkpoint-paths"] if "allow" in studio_url_mode else []
-    args = parse_args(["--model", DEMO, "--device", "cpu", "--workdir", str(tmp_path / "work"),
-                       "--port", str(port), *extra])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args)))
-    launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
-    wait_for_http(url)
-    yield url
-    demo.close()
+    with serve_studio(["--model", DEMO, "--device", "cpu", "--workdir", str(tmp_path / "work"), *extra]) as url:
+        yield url
 
 
 def test_upload_then_load_runs_no_code(studio_url, studio_url_mode, raw_pickle, marker, tmp_path):
