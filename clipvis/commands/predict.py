@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path, PurePosixPath
 
-from .model_args import add_model_arguments, predictor_from_args
+from .model_args import add_model_arguments, inference_config, predictor_from_args
 
 
 def add_arguments(p):
@@ -55,6 +55,7 @@ def run(args) -> int:
     from ..vocab import load_vocabulary
 
     check_output_file(args.out)  # before any decoding or model work
+    inference_config(args)  # so are the settings
     vocabulary = load_vocabulary(args.vocab)
     video_id, why = choose_video_id(args)
     video = open_video(args.video or args.frames, stride=args.stride, max_frames=args.max_frames)
