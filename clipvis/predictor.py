@@ -129,6 +129,7 @@ class VideoPredictor:
             if window:
                 self._run_window(window, state)
                 yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)
+
     def finish(self, state: InferenceState) -> VideoAnalysis:
         """The analysis of the frames run so far. It leaves `state` untouched, so
         it may also be called between windows for a live, provisional view
