@@ -13,9 +13,6 @@ from clipvis.commands.model_args import add_model_arguments
 
 from app.session import Limits
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
 def _env(name: str, default=None):
     value = os.environ.get(name)
     return default if value in (None, "") else value
@@ -42,10 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most frames per session, after stride (env CLIPVIS_MAX_FRAMES)")
     g.add_argument("--max-upload-mb", type=float, default=float(_env("CLIPVIS_MAX_UPLOAD_MB", 1024)),
                    help="largest upload in MB (env CLIPVIS_MAX_UPLOAD_MB)")
-    g.add_argument("--allow-custom-checkpoint", action="store_true",
-                   default=_env_flag("CLIPVIS_ALLOW_CUSTOM_CHECKPOINT"),
-                   help="let users type a checkpoint path on the server; on by default only when listening on "
-                        "localhost, since a .pth file can run code (env CLIPVIS_ALLOW_CUSTOM_CHECKPOINT=1)")
+    g = p.add_argument_group("checkpoints the studio may load")
+    g.add_argument("--checkpoint-dir", default=_env("CLIPVIS_CHECKPOINT_DIR"), metavar="DIR",
+                   help="a folder of .pth / .safetensors files offered in the model list by file name, besides "
+                        "--model / --checkpoint, the released checkpoints and the demo (env CLIPVIS_CHECKPOINT_DIR)")
+    g.add_argument("--allow-checkpoint-paths", action="store_true", default=_env_flag("CLIPVIS_ALLOW_CHECKPOINT_PATHS"),
+                   help="let users type the path of a checkpoint file on the server (never one in the upload, "
+                        "temporary or session folders); off by default (env CLIPVIS_ALLOW_CHECKPOINT_PATHS=1)")
     add_model_arguments(p)
     return p
 
@@ -54,14 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 class StudioConfig:
     workdir: Path
     limits: Limits
-    allow_custom_checkpoint: bool
 
     @classmethod
     def from_args(cls, args) -> "StudioConfig":
         return cls(workdir=Path(args.workdir).resolve(),
-                   limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb),
-                   allow_custom_checkpoint=args.allow_custom_checkpoint or
-                   (args.host in LOCAL_HOSTS and not args.share))
+                   limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb))
 
 
 def browser_secret(workdir: Path) -> str:

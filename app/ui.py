@@ -105,7 +105,7 @@ def _ask_panel(c, studio):
     c["vocab_std"] = gr.Dropdown([""] + list_vocabularies(), value=None, label="…and/or a standard vocabulary")
     c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model")
     c["custom"] = gr.Textbox(label="Checkpoint path on the server", visible=False)
-    size = studio.service.args.min_size
+    size = studio.service.config.min_size
     c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size,
                                   label="Model input size (short side, pixels)")
     with gr.Row():

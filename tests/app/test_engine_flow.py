@@ -21,7 +21,7 @@ def service(tiny_checkpoint, tiny_clip_config):
     # topk 4 of 10 query slots: some slots stay candidates for promotion.
     args = parse_args(["--checkpoint", str(tiny_checkpoint), "--clip-config", str(tiny_clip_config),
                        "--device", "cpu", "--topk", "4"])
-    return ModelService(args)
+    return ModelService.from_args(args)
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("CLIPVIS_CACHE", str(tmp_path / "empty-cache"))
     args = parse_args(["--model", "clipvis_r50_lvis", "--workdir", str(tmp_path / "w")])
-    no_weights = Studio(config=StudioConfig.from_args(args), service=ModelService(args))
+    no_weights = Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args))
     session = load(no_weights, video_file)
     last = list(run.run(no_weights, session, "person", None, "default", "", 64))[-1]
     assert "No model weights" in last["message"] and "place it at" in last["message"]
