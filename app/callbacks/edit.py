@@ -23,7 +23,8 @@ EDIT_ERRORS = (ValueError, KeyError)
 
 
 def _selected(view: ViewState) -> int:
-    if view.selected_track is None:
+    """The tab's selected track id (the session says if it is gone, or changed in another tab)."""
+    if view.selected is None:
         raise ValueError("select an instance first: click it on the image or in the table")
     return view.selected
 
@@ -77,7 +78,8 @@ def split(view, t) -> dict:
 def toggle_hidden(view, t) -> dict:
     def action(s, rev):
         tid = _selected(view)
-        return s.set_hidden(tid, not s.state.get(tid).hidden, base_revision=rev)
+        track = s.state.tracks.get(tid)
+        return s.set_hidden(tid, not (track is not None and track.hidden), base_revision=rev)
     return run_edit(view, t, action)
 
 
@@ -130,11 +132,9 @@ def open_editor(view, t) -> dict:
     remembers which track and frame it is (its brush target)."""
     if view is None or view.session is None:
         return problem("load a video first")
-    try:
-        tid = _selected(view)
-    except ValueError as e:
-        return problem(str(e))
-    session = view.session
+    if view.selected_track is None:
+        return problem("select an instance first: click it on the image or in the table")
+    tid, session = view.selected, view.session
     t = clamp_frame(session, t)
     frame = session.frames.get(t)
     x0, y0, w, h = box = letterbox((frame.shape[1], frame.shape[0]))
