@@ -57,14 +57,17 @@ def model_argv(tiny_checkpoint, tiny_clip_config) -> list[str]:
 @pytest.fixture(scope="module")
 def studio_url(tmp_path_factory, tiny_checkpoint, tiny_clip_config, playwright_browser):
     """The studio served in this process, as the CI recipe launches it."""
-    from app.config import Studio, StudioConfig, parse_args
+    from app.config import Studio, StudioConfig, keep_gradio_files_in, parse_args, prepare_workdir
     from app.model_service import ModelService
     from app.ui import build_demo, launch
 
     port = free_port()
     args = parse_args(model_argv(tiny_checkpoint, tiny_clip_config) +
                       ["--workdir", str(tmp_path_factory.mktemp("studio")), "--port", str(port)])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService(args)))
+    config = StudioConfig.from_args(args)
+    prepare_workdir(args)
+    keep_gradio_files_in(config.workdir)  # as app.py does: uploads and downloads under the work folder
+    demo = build_demo(Studio(config=config, service=ModelService(args)))
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     wait_for_http(url)
