@@ -220,7 +220,7 @@ class Session:
             with self.db.write() as cur:
                 store.discard_undone(cur, [s for s, _ in self.redo_stack])
                 store.insert_masks(cur, self._next_mask, seq, proposal.masks)
-                store.write_tracks(cur, tracks, revision)
+                store.write_tracks(cur, tracks, revision, same_refs=self._same_refs(edit))
                 store.write_edit(cur, seq, edit)
                 store.set_settings(cur, **values)
             # Durable: now the document in memory follows.
@@ -233,10 +233,16 @@ class Session:
             self._installed(tracks, edit.fields_after, revision)
             return edit
 
-    def _meta_json(self, meta: SessionMeta) -> dict:
-        d = dataclasses.asdict(meta)
-        d["file_names"] = []  # stored once, under its own key
-        return d
+    @staticmethod
+    def _meta_json(meta: SessionMeta) -> dict:
+        """The meta as JSON, but its file names: they are stored once, under
+        their own key, and would make every commit cost the video's length."""
+        return {f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name != "file_names"}
+
+    @staticmethod
+    def _same_refs(edit: Edit) -> set:
+        """Tracks the edit changes but whose stored references stay as they are."""
+        return {c.id for c in edit.changes if c.before is not None and c.after is not None and not len(c.frames)}
 
     @staticmethod
     def _fields_settings(fields: dict) -> dict:
@@ -278,7 +284,7 @@ class Session:
             revision = self.revision + 1
             meta = dataclasses.replace(self.meta, updated=time.time())
             with self.db.write() as cur:
-                store.write_tracks(cur, tracks, revision)
+                store.write_tracks(cur, tracks, revision, same_refs=self._same_refs(edit))
                 cur.execute("UPDATE edits SET undone = ? WHERE seq = ?", (0 if forward else 1, seq))
                 store.set_settings(cur, revision=revision, meta=self._meta_json(meta), **self._fields_settings(fields))
             if forward:

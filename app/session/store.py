@@ -91,14 +91,19 @@ def settings(db: Database) -> dict:
 
 # ---- tracks ----------------------------------------------------------------------------
 
-def write_tracks(cur, tracks: dict, revision: int) -> None:
-    """{id: Track or None (deleted)} into the tracks table."""
+def write_tracks(cur, tracks: dict, revision: int, same_refs=frozenset()) -> None:
+    """{id: Track or None (deleted)} into the tracks table. Tracks in
+    `same_refs` kept their stored references: only their metadata is written
+    (a relabel does not rewrite a reference per frame)."""
     gone = [(tid,) for tid, t in tracks.items() if t is None]
     if gone:
         cur.executemany("DELETE FROM tracks WHERE id = ?", gone)
+    live = [t for t in tracks.values() if t is not None]
+    cur.executemany("UPDATE tracks SET meta = ?, rev = ? WHERE id = ?",
+                    [(json.dumps(t.meta()), revision, t.id) for t in live if t.id in same_refs])
     cur.executemany("INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?)",
                     [(t.id, json.dumps(t.meta()), t.refs.astype(REFS).tobytes(), revision)
-                     for t in tracks.values() if t is not None])
+                     for t in live if t.id not in same_refs])
 
 
 def read_tracks(db: Database, num_frames: int) -> tuple[dict, dict]:
@@ -126,25 +131,36 @@ def next_mask_id(db: Database) -> int:
 
 # ---- the history -----------------------------------------------------------------------
 
+def _refs_blob(refs: np.ndarray, exists: bool) -> bytes:
+    # A track that does not exist on one side has no masks there: its zeros go unwritten.
+    return refs.astype(REFS).tobytes() if exists else b""
+
+
+def _refs_of(blob: bytes, count: int) -> np.ndarray:
+    return np.frombuffer(blob, REFS).astype(np.int64) if blob else np.zeros(count, np.int64)
+
+
 def write_edit(cur, seq: int, edit: Edit) -> None:
     cur.execute("INSERT INTO edits (seq, undone, label, time, fields) VALUES (?, 0, ?, ?, ?)",
                 (seq, edit.label, edit.time, json.dumps({"before": edit.fields_before, "after": edit.fields_after})))
     cur.executemany("INSERT INTO edit_tracks VALUES (?, ?, ?, ?, ?, ?, ?)", [
         (seq, ch.id, None if ch.before is None else json.dumps(ch.before),
          None if ch.after is None else json.dumps(ch.after), ch.frames.astype(FRAMES).tobytes(),
-         ch.refs_before.astype(REFS).tobytes(), ch.refs_after.astype(REFS).tobytes()) for ch in edit.changes])
+         _refs_blob(ch.refs_before, ch.before is not None), _refs_blob(ch.refs_after, ch.after is not None))
+        for ch in edit.changes])
 
 
 def read_edit(db: Database, seq: int) -> Edit:
     (label, stamp, fields), = db.query("SELECT label, time, fields FROM edits WHERE seq = ?", (seq,))
     fields = json.loads(fields)
-    changes = [TrackChange(id=tid, before=None if b is None else json.loads(b), after=None if a is None else json.loads(a),
-                           frames=np.frombuffer(f, FRAMES).astype(np.int64),
-                           refs_before=np.frombuffer(rb, REFS).astype(np.int64),
-                           refs_after=np.frombuffer(ra, REFS).astype(np.int64))
-               for tid, b, a, f, rb, ra in db.query(
-                   "SELECT track, before, after, frames, refs_before, refs_after FROM edit_tracks WHERE seq = ? "
-                   "ORDER BY track", (seq,))]
+    changes = []
+    for tid, b, a, f, rb, ra in db.query(
+            "SELECT track, before, after, frames, refs_before, refs_after FROM edit_tracks WHERE seq = ? "
+            "ORDER BY track", (seq,)):
+        frames = np.frombuffer(f, FRAMES).astype(np.int64)
+        changes.append(TrackChange(id=tid, before=None if b is None else json.loads(b),
+                                   after=None if a is None else json.loads(a), frames=frames,
+                                   refs_before=_refs_of(rb, len(frames)), refs_after=_refs_of(ra, len(frames))))
     return Edit(label=label, changes=changes, fields_before=fields["before"], fields_after=fields["after"], time=stamp)
 
 
