@@ -127,13 +127,22 @@ def _loaded(studio, view: ViewState, message) -> dict:
             "run_status": ""}
 
 
+def human_size(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
 def _check_quota(studio, browser: str, paths: list[Path]) -> None:
+    """Refuse a load that would take this browser's sessions over the quota
+    (the upload's own size is the least it will add)."""
     quota = studio.config.quota_bytes
     used = store.folder_bytes(store.browser_dir(studio.config.workdir, browser))
     upload = sum(p.stat().st_size for p in paths if p.is_file())
     if used + upload > quota:
-        raise UploadError(f"this browser's sessions take {used / 1e9:.2f} GB of the {quota / 1e9:g} GB this studio "
-                          f"allows, and the upload is {upload / 1e9:.2f} GB: delete a session under *Sessions* to "
+        raise UploadError(f"this browser's sessions take {human_size(used)} of the {human_size(quota)} this studio "
+                          f"allows, and the upload is {human_size(upload)}: delete a session under *Sessions* to "
                           "load another")
 
 

@@ -303,3 +303,19 @@ def test_a_new_run_takes_new_ids(studio, ran):
     assert (ran.folder / "analysis" / "run-2.safetensors").exists()
     ran.undo()  # back to the first run's tracks and analysis
     assert set(ran.state.tracks) == first and ran.analysis_run["run"] == 1
+
+
+def test_a_clip_one_frame_short_of_its_header_runs(studio, tmp_path):
+    """Issue 12 (2): Load counts the frames it decodes, and Run uses that count."""
+    import warnings
+
+    from tests.app.test_session_files import one_frame_short
+
+    path = one_frame_short(tmp_path / "short.avi", 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = load(studio, path)
+        last = run_to_end(studio, session, "square")
+    assert session.meta.num_frames == 8
+    assert "Run:" in last["message"], last
+    assert session.analysis.num_frames == 8
