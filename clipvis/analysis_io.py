@@ -100,6 +100,17 @@ class Geometry:
         (self.col_lo, self.col_hi), self.col_weights = self._axis(w, meta.padded_hw[1], meta.input_hw[1],
                                                                   meta.frame_hw[1])
         self.widest = (int((self.row_hi - self.row_lo).max()) + 1, int((self.col_hi - self.col_lo).max()) + 1)
+        # The weights as bands: band[y, d] is the weight of low-resolution row lo[y] + d.
+        self.row_band = self._band(self.row_weights, self.row_lo, self.widest[0])
+        self.col_band = self._band(self.col_weights, self.col_lo, self.widest[1])
+
+    @staticmethod
+    def _band(weights: np.ndarray, lo: np.ndarray, width: int) -> np.ndarray:
+        n_out, n_low = weights.shape
+        idx = np.minimum(lo[:, None] + np.arange(width)[None, :], n_low - 1)
+        band = np.take_along_axis(weights, idx, axis=1)
+        band[lo[:, None] + np.arange(width)[None, :] >= n_low] = 0
+        return band.astype(np.float32)
 
     @staticmethod
     def _axis(n_low: int, padded: int, inp: int, out: int):
@@ -109,40 +120,45 @@ class Geometry:
                                       frame_hw=(out, 1))[:, :, 0].T.numpy()  # (out, n_low)
         x = F.interpolate(torch.eye(n_low)[None, :, :, None], size=(padded, 1), mode="bilinear", align_corners=False)
         weights = F.interpolate(x[:, :, :inp], size=(out, 1), mode="bilinear", align_corners=False)[0, :, :, 0].T
-        reads |= weights.numpy() != 0  # the union: reading more than needed is always safe
+        weights = np.ascontiguousarray(weights.numpy())
+        reads |= weights != 0  # the union: reading more than needed is always safe
         if not reads.any(1).all():
             raise AssertionError("an output row reads no input row: the decode is not a resize")
         lo = reads.argmax(1)
         hi = n_low - 1 - reads[:, ::-1].argmax(1)
         if not (reads.sum(1) == hi - lo + 1).all():
             raise AssertionError("an output row reads non-adjacent input rows")
-        return (lo, hi), weights.contiguous()
+        return (lo, hi), weights
 
     def kept(self, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For N sign maps (N, h, w): the pixels some output pixel reads
         together with a pixel of the other sign (its support mixes signs), and
         (N,) whether some output pixel reads positive pixels only."""
         n, h, w = positive.shape
-        table = np.zeros((n, h + 1, w + 1), np.int32)  # summed-area table of positives
-        table[:, 1:, 1:] = positive.cumsum(1, dtype=np.int32).cumsum(2, dtype=np.int32)
         out = np.zeros_like(positive)
         all_positive = np.zeros(n, bool)
-        row_supports = sorted(set(zip(self.row_lo.tolist(), self.row_hi.tolist())))
-        col_supports = sorted(set(zip(self.col_lo.tolist(), self.col_hi.tolist())))
-        for dr in sorted({b - a for a, b in row_supports}):
-            r = np.array([a for a, b in row_supports if b - a == dr])[:, None]
-            for dc in sorted({b - a for a, b in col_supports}):
-                c = np.array([a for a, b in col_supports if b - a == dc])[None, :]
-                count = (table[:, r + dr + 1, c + dc + 1] - table[:, r, c + dc + 1]
-                         - table[:, r + dr + 1, c] + table[:, r, c])
-                area = (dr + 1) * (dc + 1)
-                all_positive |= (count == area).reshape(n, -1).any(1)
-                mixed = np.zeros_like(positive)
-                mixed[:, r, c] = (count > 0) & (count < area)
-                for y in range(dr + 1):  # every pixel of a mixed support
-                    for x in range(dc + 1):
-                        out[:, y:, x:] |= mixed[:, : h - y, : w - x]
+        for a, row_ok in self._starts(self.row_lo, self.row_hi, h).items():
+            rows_any, rows_all = _slide(positive, a, axis=1)
+            for b, col_ok in self._starts(self.col_lo, self.col_hi, w).items():
+                any_ = _slide(rows_any, b, axis=2)[0]
+                all_ = _slide(rows_all, b, axis=2)[1]
+                occurs = row_ok[: h - a + 1, None] & col_ok[None, : w - b + 1]  # supports some output has
+                all_positive |= (all_ & occurs).reshape(n, -1).any(1)
+                mixed = any_ & ~all_ & occurs
+                for y in range(a):  # every pixel of a mixed support
+                    for x in range(b):
+                        out[:, y:y + mixed.shape[1], x:x + mixed.shape[2]] |= mixed
         return out, all_positive
+
+    @staticmethod
+    def _starts(lo: np.ndarray, hi: np.ndarray, n_low: int) -> dict:
+        """{support length: (n_low,) bool, where supports of that length start}."""
+        out = {}
+        for length in np.unique(hi - lo + 1):
+            ok = np.zeros(n_low, bool)
+            ok[lo[hi - lo + 1 == length]] = True
+            out[int(length)] = ok
+        return out
 
     def outputs_reading(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, slice]:
         """The output rows and columns whose support meets low-resolution rows
@@ -152,14 +168,22 @@ class Geometry:
             return slice(int(hit[0]), int(hit[-1]) + 1)
         return axis(self.row_lo, self.row_hi, *rows), axis(self.col_lo, self.col_hi, *cols)
 
-    def resize_block(self, x: torch.Tensor, ys: slice, xs: slice) -> torch.Tensor:
+    def resize_block(self, x: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
         """Output values on the block (ys, xs) of one (h, w) map: the decode's
         resize as two products, reading only the low-resolution rows and
         columns the block needs. Equal to the decode's values up to float32
-        rounding (which the margin covers)."""
-        r = slice(int(self.row_lo[ys].min()), int(self.row_hi[ys].max()) + 1)
-        c = slice(int(self.col_lo[xs].min()), int(self.col_hi[xs].max()) + 1)
-        return self.row_weights[ys, r] @ x[r, c] @ self.col_weights[xs, c].T
+        rounding (which the margin covers). As sums over the bands of the
+        weights: a few vector operations, none of BLAS's threading, which costs
+        more than it saves on products this small."""
+        h = x.shape[0]
+        c0, c1 = int(self.col_lo[xs].min()), int(self.col_hi[xs].max()) + 1
+        rows = np.zeros((ys.stop - ys.start, c1 - c0), np.float32)
+        for d in range(self.widest[0]):  # each output row: a few weighted low-resolution rows
+            rows += self.row_band[ys, d][:, None] * x[np.minimum(self.row_lo[ys] + d, h - 1), c0:c1]
+        out = np.zeros((rows.shape[0], xs.stop - xs.start), np.float32)
+        for d in range(self.widest[1]):
+            out += self.col_band[xs, d][None, :] * rows[:, np.minimum(self.col_lo[xs] + d, c1 - 1) - c0]
+        return out
 
     def under(self, pixels: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
         """(h, w) bool: the low-resolution pixels that the output pixels
@@ -173,6 +197,23 @@ class Geometry:
                 ok = (r <= self.row_hi[y]) & (c <= self.col_hi[x])
                 out[r[ok], c[ok]] = True
         return out
+
+
+def _slide(bits: np.ndarray, size: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(any, all) of `size` consecutive entries along `axis`, for every start
+    (the axis shrinks by size - 1). Boolean shifts: no sums, no gathers."""
+    n = bits.shape[axis]
+
+    def part(k):
+        index = [slice(None)] * bits.ndim
+        index[axis] = slice(k, n - size + 1 + k)
+        return bits[tuple(index)]
+
+    any_, all_ = part(0).copy(), part(0).copy()
+    for k in range(1, size):
+        any_ |= part(k)
+        all_ &= part(k)
+    return any_, all_
 
 
 # ---- compacting the mask codes ----------------------------------------------------
@@ -240,6 +281,7 @@ def _compact_frame(code: FrameMaskCode, meta: VideoMeta, geometry: Geometry) -> 
     # values are stored exactly, and an output reading one is inf or NaN either way: count them as 0.
     usable = np.isfinite(decoded)
     slack = np.where(usable, np.abs(rounded - decoded) + MARGIN * np.abs(decoded), 0).astype(np.float32)
+    readable = np.where(usable, decoded, 0).astype(np.float32)  # what the resize reads
 
     exact = must_be_exact.copy()
     nonempty = reads_all_positive.copy()
@@ -249,9 +291,9 @@ def _compact_frame(code: FrameMaskCode, meta: VideoMeta, geometry: Geometry) -> 
             continue  # no output pixel reads both signs: every one is +1 or -1
         # Only outputs whose support mixes signs can be near 0: all lie in this block.
         ys, xs = geometry.outputs_reading((rows[0], rows[-1]), (cols[0], cols[-1]))
-        value = geometry.resize_block(torch.from_numpy(np.where(usable[i], decoded[i], 0)), ys, xs)
-        bound = geometry.resize_block(torch.from_numpy(slack[i]), ys, xs) * 1.01
-        risky = (value.abs() <= bound).numpy()
+        value = geometry.resize_block(readable[i], ys, xs)
+        bound = geometry.resize_block(slack[i], ys, xs) * 1.01
+        risky = np.abs(value) <= bound
         if risky.any():  # keep float32 values under these pixels, so they cannot move
             exact[i] |= kept[i] & geometry.under(risky, ys, xs)
         if not nonempty[i]:
