@@ -25,8 +25,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from clipvis.atomic import atomic_path
 from clipvis.formats import Annotation, Category, Video, results_to_json
 from clipvis.formats.davis import label_maps, video_folder_name, write_label_pngs
@@ -85,7 +83,7 @@ def committed(session):
         meta = store.SessionMeta.from_json({**json.loads(rows["meta"]), "file_names": json.loads(rows["file_names"])})
         tracks = []
         for meta_json, refs in conn.execute("SELECT meta, refs FROM tracks ORDER BY id"):
-            tracks.append(Track.from_meta(json.loads(meta_json), np.frombuffer(refs, store.REFS)))
+            tracks.append(Track.from_meta(json.loads(meta_json), store.unpack(refs)))
         shown = sorted((t for t in tracks if not t.hidden and t.score >= meta.threshold), key=lambda t: (-t.score, t.id))
         yield Snapshot(conn=conn, session=session, meta=meta, vocabulary=vocabulary_from_dict(json.loads(rows["vocabulary"])),
                        tracks=shown, left_out=len(tracks) - len(shown), revision=int(rows["revision"]))

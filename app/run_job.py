@@ -7,7 +7,6 @@ Cancel sets the threading.Event the engine checks between frames.
 """
 from __future__ import annotations
 
-import dataclasses
 import html
 import threading
 import time
@@ -70,10 +69,9 @@ class RunJob:
             del analysis
             self.stage = "classifying"
             result = self.service.classify(self.spec, stored.analysis, self.vocabulary)
-            meta = dataclasses.replace(self.session.meta, min_size=self.min_size, vocab_text=self.vocab_text,
-                                       vocab_std=self.vocab_std)
-            edit = self.session.set_analysis(stored, result, model=self.spec, meta=meta,
-                                             progress=self._stage("encoding masks"))
+            edit = self.session.set_analysis(
+                stored, result, model=self.spec, progress=self._stage("encoding masks"),
+                meta_changes={"min_size": self.min_size, "vocab_text": self.vocab_text, "vocab_std": self.vocab_std})
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
         except Cancelled:
             self.error = "Cancelled: the tracks from before the run are unchanged."

@@ -1,7 +1,6 @@
 """Handlers that use the model: run (with progress and cancel), re-query, promote."""
 from __future__ import annotations
 
-import dataclasses
 import html
 import time
 
@@ -124,8 +123,8 @@ def requery(studio, view, vocab_text, vocab_std, t) -> dict:
     started = time.perf_counter()
     try:
         result = studio.service.classify(session.model, stored.analysis, vocab)
-        meta = dataclasses.replace(session.meta, vocab_text=vocab_text or "", vocab_std=vocab_std or "")
-        edit, notes = session.requery(result, meta=meta)
+        edit, notes = session.requery(result, meta_changes={"vocab_text": vocab_text or "",
+                                                            "vocab_std": vocab_std or ""})
     except MODEL_ERRORS as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started

@@ -202,9 +202,10 @@ class Session:
             return self.commit(make(self.state), base_revision=base_revision)
 
     def commit(self, proposal: operations.Proposal, *, base_revision: int | None = None,
-               settings: dict | None = None, meta: SessionMeta | None = None) -> Edit:
+               settings: dict | None = None, meta_changes: dict | None = None) -> Edit:
         """Make `proposal` one undoable, durable edit. settings: other settings
-        rows written in the same transaction; meta: a new SessionMeta to keep."""
+        rows written in the same transaction; meta_changes: SessionMeta fields
+        to change with it (the vocabulary typed, the input size of a run)."""
         with self.lock:
             edit = diff(self.state, self._number_masks(proposal), proposal.label, vocabulary=proposal.vocabulary,
                         dismissed=proposal.dismissed, fields=proposal.fields)
@@ -214,7 +215,7 @@ class Session:
             tracks = applied(self.state, edit)
             revision, seq = self.revision + 1, self._next_seq
             next_id = max([self.state.next_id] + [t + 1 for t in tracks])
-            meta = dataclasses.replace(meta or self.meta, updated=time.time())
+            meta = dataclasses.replace(self.meta, **(meta_changes or {}), updated=time.time())
             values = {"revision": revision, "next_id": next_id, "meta": self._meta_json(meta), **(settings or {}),
                       **self._fields_settings(edit.fields_after)}
             with self.db.write() as cur:
@@ -352,29 +353,33 @@ class Session:
         return [self.masks.rle(r, t) for t, r in enumerate(track.refs)]
 
     # ---- the engine's results ---------------------------------------------------
-    def set_analysis(self, stored, result, *, model: str = "", meta: SessionMeta | None = None,
+    def set_analysis(self, stored, result, *, model: str = "", meta_changes: dict | None = None,
                      progress=None) -> Edit:
         """A finished run: its analysis is stored, and its tracks (new ids)
         replace the current ones, as one undoable step. `result` must be
-        `stored.analysis` classified (so what is shown is what a restart finds)."""
+        `stored.analysis` classified (so what is shown is what a restart finds).
+        The masks are decoded before the lock is taken: the tabs keep viewing
+        and editing meanwhile."""
         with self.lock:
             run = self.next_run
-            self.analyses.save(run, stored)
-            try:
-                p = operations.Proposal({}, "")
-                tracks = from_engine.decoded_tracks(result, p, start_id=self.state.free_id, progress=progress)
+            self.next_run += 1  # reserved: a failed run's number is not used again
+        self.analyses.save(run, stored)
+        try:
+            p = operations.Proposal({}, "")
+            tracks = from_engine.decoded_tracks(result, p, start_id=1, progress=progress)
+            with self.lock:
+                tracks = operations.renumbered(tracks, self.state.free_id)
                 label = f"Run: {len(tracks)} instances of {', '.join(result.vocabulary.names[:5])}"
                 proposal = operations.replace_all(self.state, tracks, result.vocabulary, label, masks=p.masks)
                 proposal.fields = {"analysis": (self.analysis_run, {"run": run, "model": model})}
-                edit = self.commit(proposal, settings={"next_run": run + 1}, meta=meta)
-            except BaseException:
-                self.analyses.remove(run)
-                raise
-            self.next_run = run + 1
-            self.result = result
-            return edit
+                edit = self.commit(proposal, settings={"next_run": self.next_run}, meta_changes=meta_changes)
+                self.result = result
+                return edit
+        except BaseException:
+            self.analyses.remove(run)
+            raise
 
-    def requery(self, result, *, meta: SessionMeta | None = None) -> tuple[Edit, list[str]]:
+    def requery(self, result, *, meta_changes: dict | None = None) -> tuple[Edit, list[str]]:
         """Relabel from `result`, the current analysis classified with a new vocabulary."""
         with self.lock:
             stored = self.stored_analysis
@@ -382,7 +387,7 @@ class Session:
                 raise ValueError("re-labelling needs the analysis of the current run: press Run first")
             proposal = from_engine.requery(self.state, result, run=self.analysis_run["run"],
                                            nonempty=stored.mask_nonempty)
-            edit = self.commit(proposal, meta=meta)
+            edit = self.commit(proposal, meta_changes=meta_changes)
             self.result = result
             return edit, proposal.notes
 

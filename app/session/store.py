@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,24 @@ from app.session.edits import Edit, TrackChange
 from app.session.frames import safe_id
 from app.session.tracks import Track, TrackSet, vocabulary_from_dict, vocabulary_to_dict
 
-REFS = "<i8"  # mask references on disk: little-endian int64
-FRAMES = "<i4"
+INT64 = "<i8"
+
+
+def pack(values: np.ndarray) -> bytes:
+    """An int64 array as stored: differences of neighbours, zlib'd. Mask
+    references of a track are mostly runs and steps of one (a run's masks are
+    numbered frame after frame), so 4,550 frames' 36 KB become a few hundred
+    bytes, and an edit writes little whatever the video's length."""
+    values = np.asarray(values, np.int64)
+    if not len(values):
+        return b""
+    return zlib.compress(np.diff(values, prepend=np.int64(0)).astype(INT64).tobytes(), 1)
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    if not blob:
+        return np.zeros(0, np.int64)
+    return np.cumsum(np.frombuffer(zlib.decompress(blob), INT64)).astype(np.int64)
 
 
 @dataclass
@@ -102,15 +119,14 @@ def write_tracks(cur, tracks: dict, revision: int, same_refs=frozenset()) -> Non
     cur.executemany("UPDATE tracks SET meta = ?, rev = ? WHERE id = ?",
                     [(json.dumps(t.meta()), revision, t.id) for t in live if t.id in same_refs])
     cur.executemany("INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?)",
-                    [(t.id, json.dumps(t.meta()), t.refs.astype(REFS).tobytes(), revision)
-                     for t in live if t.id not in same_refs])
+                    [(t.id, json.dumps(t.meta()), pack(t.refs), revision) for t in live if t.id not in same_refs])
 
 
 def read_tracks(db: Database, num_frames: int) -> tuple[dict, dict]:
     """({id: Track}, {id: revision of its last change})."""
     tracks, revs = {}, {}
     for tid, meta, refs, rev in db.query("SELECT id, meta, refs, rev FROM tracks ORDER BY id"):
-        arr = np.frombuffer(refs, REFS).astype(np.int64)
+        arr = unpack(refs)
         if len(arr) != num_frames:
             raise ValueError(f"track #{tid} is stored with {len(arr)} frames, the video has {num_frames}")
         tracks[tid] = Track.from_meta(json.loads(meta), arr)
@@ -133,11 +149,11 @@ def next_mask_id(db: Database) -> int:
 
 def _refs_blob(refs: np.ndarray, exists: bool) -> bytes:
     # A track that does not exist on one side has no masks there: its zeros go unwritten.
-    return refs.astype(REFS).tobytes() if exists else b""
+    return pack(refs) if exists else b""
 
 
 def _refs_of(blob: bytes, count: int) -> np.ndarray:
-    return np.frombuffer(blob, REFS).astype(np.int64) if blob else np.zeros(count, np.int64)
+    return unpack(blob) if blob else np.zeros(count, np.int64)
 
 
 def write_edit(cur, seq: int, edit: Edit) -> None:
@@ -145,7 +161,7 @@ def write_edit(cur, seq: int, edit: Edit) -> None:
                 (seq, edit.label, edit.time, json.dumps({"before": edit.fields_before, "after": edit.fields_after})))
     cur.executemany("INSERT INTO edit_tracks VALUES (?, ?, ?, ?, ?, ?, ?)", [
         (seq, ch.id, None if ch.before is None else json.dumps(ch.before),
-         None if ch.after is None else json.dumps(ch.after), ch.frames.astype(FRAMES).tobytes(),
+         None if ch.after is None else json.dumps(ch.after), pack(ch.frames),
          _refs_blob(ch.refs_before, ch.before is not None), _refs_blob(ch.refs_after, ch.after is not None))
         for ch in edit.changes])
 
@@ -157,7 +173,7 @@ def read_edit(db: Database, seq: int) -> Edit:
     for tid, b, a, f, rb, ra in db.query(
             "SELECT track, before, after, frames, refs_before, refs_after FROM edit_tracks WHERE seq = ? "
             "ORDER BY track", (seq,)):
-        frames = np.frombuffer(f, FRAMES).astype(np.int64)
+        frames = unpack(f)
         changes.append(TrackChange(id=tid, before=None if b is None else json.loads(b),
                                    after=None if a is None else json.loads(a), frames=frames,
                                    refs_before=_refs_of(rb, len(frames)), refs_after=_refs_of(ra, len(frames))))
@@ -195,7 +211,7 @@ def referenced_runs(db: Database, current) -> set[int]:
     for rb, ra in db.query("SELECT refs_before, refs_after FROM edit_tracks"):
         blobs += [rb, ra]
     for blob in blobs:
-        refs = np.frombuffer(blob, REFS)
+        refs = unpack(blob)
         lazy = refs[refs < 0]
         runs |= {lazy_parts(r)[0] for r in np.unique(lazy)}
     return runs
