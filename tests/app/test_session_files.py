@@ -16,7 +16,7 @@ from tests.data.videogen import make_frames, write_cv2
 
 from app.callbacks import edit, files
 from app.config import GRADIO_FILES, Studio, StudioConfig, keep_gradio_files_in, parse_args
-from app.session import Session, store
+from app.session import store
 
 REPO = Path(__file__).resolve().parents[2]
 
