@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 
-from .atomic import atomic_path
+from .atomic import atomic_path, fsync_dir
 from .masks import FrameMaskCode, logits_to_frame_masks
 from .structures import VideoAnalysis, VideoMeta
 
@@ -393,17 +393,8 @@ def save(stored: StoredAnalysis, path) -> Path:
         save_file(_arrays(stored), str(tmp), metadata={"clipvis": json.dumps(header)})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (POSIX needs the folder itself synced)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load(path) -> StoredAnalysis:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clipvis.atomic import fsync_dir
 from clipvis.formats import read_dataset
 from clipvis.formats.rle import to_compressed
 
@@ -172,14 +173,6 @@ def migrate(folder: Path) -> str:
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     os.replace(tmp, folder / FILE)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     remove_old_files(folder)
     return NOTE
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
