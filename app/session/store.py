@@ -219,14 +219,42 @@ def referenced_runs(db: Database, current) -> set[int]:
 
 # ---- the folder ------------------------------------------------------------------------
 
+_SUMMARIES: dict = {}  # folder -> (the files' stamps, summary): the list is redrawn after every edit
+
+
+def _stamp(path: Path):
+    stamps = []
+    for p in (path, Path(f"{path}-wal")):
+        try:
+            st = p.stat()
+            stamps.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
 def summary(folder: Path) -> dict | None:
-    """{id, name, frames, tracks, updated} of a session folder, or None if it is none."""
+    """{id, name, frames, tracks, updated} of a session folder, or None if it
+    is none. Read again only when its database files changed."""
     path = db_path(folder)
     if not path.is_file():
         return None
+    stamp = _stamp(path)
+    cached = _SUMMARIES.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    out = _read_summary(path)
+    if out is not None:
+        _SUMMARIES[path] = (stamp, out)
+    return out
+
+
+def _read_summary(path: Path) -> dict | None:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        # Not mode=ro: after a crash, reading the WAL back needs its index file, which SQLite may have to make.
+        conn = sqlite3.connect(str(path), timeout=1.0)
         try:
+            conn.execute("PRAGMA query_only = ON")
             meta = json.loads(conn.execute("SELECT value FROM settings WHERE key = 'meta'").fetchone()[0])
             tracks = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
         finally:
