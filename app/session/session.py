@@ -27,15 +27,15 @@ import numpy as np
 
 from clipvis import Vocabulary
 
+from app.messages import for_user, in_folder
 from app.session import from_engine, legacy, operations, store
 from app.session.db import FILE, Database
 from app.session.edits import Edit, applied, diff, install
-from app.messages import for_user, in_folder
 from app.session.frames import (FrameCache, Limits, UploadError, cache_frames, frame_count_note, open_selected,
                                 store_upload)
 from app.session.masks import Analyses, MaskStore
 from app.session.store import SessionMeta
-from app.session.tracks import PENDING, Track, TrackSet, vocabulary_to_dict
+from app.session.tracks import PENDING, Track, TrackSet
 
 DEFAULT_VOCABULARY = Vocabulary.from_names(["object"])
 
@@ -424,6 +424,3 @@ class Session:
         return self.edit(lambda s: operations.promote(s, query=q, refs=refs, category_id=cid, score=score,
                                                       top_classes=from_engine.top_classes(self.result, q)),
                          base_revision=base_revision)
-
-    def vocabulary_json(self) -> dict:
-        return vocabulary_to_dict(self.state.vocabulary)
