@@ -174,3 +174,15 @@ def test_an_export_is_a_snapshot_of_one_revision(tracked):
     assert 2 not in tracked.state.tracks
     with exports.committed(tracked) as snap:
         assert [t.id for t in snap.tracks] == [1]
+
+
+def test_an_unwritable_workdir_is_refused(tmp_path, monkeypatch):
+    """As root a chmod does not stop a write, so the refusal is simulated where the check writes."""
+    from app.config import WorkdirError, prepare_workdir
+
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(WorkdirError, match="is not writable"):
+        prepare_workdir(parse_args(["--workdir", str(tmp_path)]))
