@@ -121,7 +121,7 @@ def test_a_failed_run_store_keeps_the_tracks(tracked, monkeypatch):
 # ---- kill -9 --------------------------------------------------------------------------
 
 EDITS = 120
-MIN_KILLS = 5
+KILLS = 7  # then the last worker finishes the stream
 
 
 def start_worker(root, sid, start: int) -> tuple[subprocess.Popen, list, threading.Thread]:
@@ -160,11 +160,14 @@ def test_kill_9_during_edits_loses_no_acknowledged_edit(tmp_path, tracked):
     done, kills = 0, 0
     while done < EDITS:
         proc, acks, reader = start_worker(root, sid, done)
-        deadline = time.time() + 120
-        while not acks and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)  # the worker is importing; kill it once it is editing
-        if kills < MIN_KILLS + 2:
-            time.sleep(rng.uniform(0.0, 0.06))  # a few edits in: mid-transaction as often as not
+        if kills < KILLS:
+            # Let it acknowledge a few edits, then kill it at a random instant of the next ones:
+            # inside a transaction, in its commit, or between two edits, as it falls.
+            wanted = rng.randint(3, 12)
+            deadline = time.time() + 120
+            while len(acks) < wanted and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.005))
             os.kill(proc.pid, signal.SIGKILL)  # no clean-up, no flush: as a crash
             kills += 1
         proc.wait(timeout=120)
@@ -180,4 +183,4 @@ def test_kill_9_during_edits_loses_no_acknowledged_edit(tmp_path, tracked):
         assert again.db.query("PRAGMA integrity_check")[0][0] == "ok"
         again.close()
         done = committed
-    assert kills >= MIN_KILLS
+    assert kills == KILLS
