@@ -2,7 +2,9 @@
 
     config.py         flags and environment variables
     model_service.py  the predictor, loaded lazily, once per process
-    session/          one user's work: video, tracks, edits with undo/redo, saved on every edit
+    session/          one video's shared document: tracks, edits with undo/redo, in SQLite
+    view_state.py     what one browser tab looks at (selection, brush target, frame, its run)
+    messages.py       what the user reads: no server paths, no ids
     render.py         overlays, colours, the plotly timeline and class chart
     exports.py        YTVIS / DAVIS / overlay-mp4 downloads
     callbacks/        plain handlers the UI calls (testable without a browser)

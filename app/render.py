@@ -1,13 +1,10 @@
 """What the user looks at: the frame with its masks, the timeline, the class chart, the table.
 
-Masks are stored at the video's full size; the viewer shows a downscaled
-frame. Decoded, downscaled masks are cached by their RLE, so revisiting a
-frame or redrawing after an edit of one track decodes only what changed.
+Pure drawing: the masks come decoded at display size from the session
+(app.session.masks.MaskStore caches them by reference, so redrawing after an
+edit of one track decodes only what changed).
 """
 from __future__ import annotations
-
-import threading
-from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -15,7 +12,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from clipvis.formats.overlay import draw_overlay, instance_color
-from clipvis.formats.rle import rle_to_mask
 
 SELECTED_OUTLINE = (255, 255, 255)
 
@@ -29,74 +25,30 @@ def hex_color(rgb) -> str:
     return "#%02x%02x%02x" % tuple(int(c) for c in rgb)
 
 
-class MaskCache:
-    """RLE -> bool mask at a display size, least recently used dropped first."""
-
-    def __init__(self, capacity: int = 1024):
-        self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, rle: dict, size: tuple[int, int]) -> np.ndarray:
-        """size: (width, height) wanted."""
-        key = (rle["counts"], tuple(rle["size"]), size)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        mask = rle_to_mask(rle)
-        if (mask.shape[1], mask.shape[0]) != size:
-            mask = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).view(bool)
-        with self._lock:
-            self._items[key] = mask
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return mask
-
-
-MASKS = MaskCache()
-
-
-def render_frame(frame: np.ndarray, tracks, t: int, *, names=None, selected: int | None = None,
-                 alpha: float = 0.45, cache: MaskCache = MASKS) -> np.ndarray:
-    """frame: (h, w, 3) display-size RGB; tracks: the Tracks to draw (hidden
-    ones already left out); names: {category_id: name}. The selected track is
-    drawn last (on top) with a white outline."""
+def render_frame(frame: np.ndarray, items, *, names=None, selected: int | None = None,
+                 alpha: float = 0.45) -> np.ndarray:
+    """frame: (h, w, 3) display-size RGB; items: [(Track, (h, w) bool mask)]
+    of the tracks to draw on this frame (hidden ones already left out);
+    names: {category_id: name}. The selected track is drawn last (on top)
+    with a white outline."""
     h, w = frame.shape[:2]
     names = names or {}
-    present = [tr for tr in tracks if tr.segmentations[t] is not None]
-    present.sort(key=lambda tr: tr.id == selected)  # selected last: on top
-    masks = [cache.get(tr.segmentations[t], (w, h)) for tr in present]
-    labels = [f"#{tr.id} {names.get(tr.category_id, tr.category_id)} {tr.score:.2f}" for tr in present]
-    out = draw_overlay(frame, masks, [track_color(tr.id) for tr in present], labels, alpha=alpha)
-    if present and present[-1].id == selected:
+    items = sorted(items, key=lambda item: item[0].id == selected)  # selected last: on top
+    masks = [m for _, m in items]
+    labels = [f"#{tr.id} {names.get(tr.category_id, tr.category_id)} {tr.score:.2f}" for tr, _ in items]
+    out = draw_overlay(frame, masks, [track_color(tr.id) for tr, _ in items], labels, alpha=alpha)
+    if items and items[-1][0].id == selected:
         contours, _ = cv2.findContours(masks[-1].view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(out, contours, -1, SELECTED_OUTLINE, max(2, w // 320))
     return out
 
 
-def track_at(tracks, t: int, x: float, y: float, display_wh: tuple[int, int], cache: MaskCache = MASKS):
-    """The id of the top track under the display pixel (x, y) on frame t, or None."""
-    w, h = display_wh
+def track_at(items, x: float, y: float):
+    """The id of the top track under the display pixel (x, y), or None; items
+    as render_frame's. Smallest first: a person in front of a bus is what one clicks on."""
     xi, yi = int(x), int(y)
-    if not (0 <= xi < w and 0 <= yi < h):
-        return None
-    hits = [tr for tr in tracks if tr.segmentations[t] is not None and cache.get(tr.segmentations[t], (w, h))[yi, xi]]
-    # Smallest first: a person in front of a bus is what one clicks on.
-    hits.sort(key=lambda tr: cache.get(tr.segmentations[t], (w, h)).sum())
-    return hits[0].id if hits else None
-
-
-def _runs(frames: list[int]) -> list[tuple[int, int]]:
-    """[3, 4, 5, 9] -> [(3, 5), (9, 9)]."""
-    runs = []
-    for f in frames:
-        if runs and f == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], f)
-        else:
-            runs.append((f, f))
-    return runs
+    hits = [(int(m.sum()), tr.id) for tr, m in items if 0 <= yi < m.shape[0] and 0 <= xi < m.shape[1] and m[yi, xi]]
+    return min(hits)[1] if hits else None
 
 
 def timeline_figure(tracks, num_frames: int, names: dict, selected: int | None = None) -> go.Figure:
@@ -109,7 +61,7 @@ def timeline_figure(tracks, num_frames: int, names: dict, selected: int | None =
     for k, (cid, items) in enumerate(sorted(by_class.items())):
         base, length, ys, text, widths = [], [], [], [], []
         for tr, row in items:
-            for a, b in _runs(tr.frames):
+            for a, b in tr.runs:  # cached per track version: a redraw never walks all frames
                 base.append(a - 0.5)
                 length.append(b - a + 1)
                 ys.append(row)
@@ -154,7 +106,7 @@ def instance_table(tracks, names: dict, selected: int | None = None, threshold: 
         return "hidden" if tr.hidden else ("under threshold" if tr.score < threshold else "✓")
 
     rows = [[tr.id, "", names.get(tr.category_id, tr.category_id), tr.score, tr.first_frame, tr.last_frame,
-             len(tr.frames), tr.origin + (" · hand label" if tr.by_hand else ""), shown(tr)] for tr in tracks]
+             tr.num_present, tr.origin + (" · hand label" if tr.by_hand else ""), shown(tr)] for tr in tracks]
     df = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     colours = [hex_color(track_color(tr.id)) for tr in tracks]
 

@@ -13,7 +13,9 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from clipvis import Cancelled, CheckpointMismatch, UnknownCLIPModel, WeightsUnavailable
+from clipvis import Cancelled, CheckpointMismatch, UnknownCLIPModel, WeightsUnavailable, analysis_io
+
+from app.session import SaveError
 
 
 @dataclass
@@ -23,6 +25,8 @@ class RunJob:
     spec: str
     vocabulary: object
     min_size: int
+    vocab_text: str = ""  # as the user typed it, kept with the session to fill the inputs on resume
+    vocab_std: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     stage: str = "starting"
@@ -45,9 +49,10 @@ class RunJob:
     def _progress(self, p):
         self.stage, self.frames_done, self.eta = "analysing frames", p.frames_done, p.eta
 
-    def _masks(self, done, total):
-        self.stage, self.frames_done, self.num_frames = "encoding masks", done, total
-        self.eta = None
+    def _stage(self, name):
+        def report(done, total):
+            self.stage, self.frames_done, self.num_frames, self.eta = name, done, total, None
+        return report
 
     def _work(self):
         try:
@@ -59,15 +64,21 @@ class RunJob:
                 self.spec, (f for _, f in video), num_frames=self.num_frames, min_size=self.min_size,
                 cancel=self.cancel, on_progress=self._progress,
                 on_wait=lambda: setattr(self, "stage", "waiting: another run is using the model"))
+            # What is classified and shown is what is stored, so a restart finds the same results.
+            stored = analysis_io.compact(analysis, progress=self._stage("storing the analysis"))
+            del analysis
             self.stage = "classifying"
-            result = self.service.classify(self.spec, analysis, self.vocabulary)
-            self.session.meta.min_size = self.min_size
-            edit = self.session.set_analysis(analysis, result, model=self.spec, progress=self._masks)
+            result = self.service.classify(self.spec, stored.analysis, self.vocabulary)
+            edit = self.session.set_analysis(
+                stored, result, model=self.spec, progress=self._stage("encoding masks"),
+                meta_changes={"min_size": self.min_size, "vocab_text": self.vocab_text, "vocab_std": self.vocab_std})
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
         except Cancelled:
             self.error = "Cancelled: the tracks from before the run are unchanged."
         except WeightsUnavailable as e:
             self.error = f"No model weights. {e}"
+        except SaveError as e:
+            self.error = f"The run's tracks were not kept. {e}"
         except (CheckpointMismatch, UnknownCLIPModel, ValueError, OSError, RuntimeError) as e:
             self.error = f"The run failed: {e}"
         except Exception as e:  # a bug: say so in the UI, keep the details in the log

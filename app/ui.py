@@ -18,6 +18,7 @@ from app.callbacks import edit, files, run, view
 from app.config import browser_secret
 from app.model_service import CUSTOM, DEFAULT
 from app.render import TABLE_COLUMNS
+from app.view_state import ViewState
 
 CSS = """
 .run-status progress { width: 100%; height: 14px; }
@@ -58,7 +59,8 @@ def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="CLIP-VIS Studio") as demo:
         c["browser"] = gr.BrowserState(None, storage_key="clipvis_studio_browser",
                                        secret=browser_secret(studio.config.workdir))
-        c["session"] = gr.State(None)
+        # This tab's view (selection, brush target, frame, its run); the session inside is shared.
+        c["view"] = gr.State(ViewState())
         c["playing"] = gr.State(False)
         gr.Markdown("# CLIP-VIS Studio\nFind, track, correct and export every instance of the classes you type: "
                     "**load → ask → review → correct → export**. Every edit is saved at once.")
@@ -92,7 +94,10 @@ def _load_panel(c):
     c["video_info"] = gr.Markdown(elem_id="video-info")
     with gr.Accordion("Sessions (resume your work)", open=True):
         c["sessions"] = gr.Dropdown(label="Saved sessions of this browser", choices=[], elem_id="sessions")
-        c["resume_btn"] = gr.Button("Resume", elem_id="resume")
+        with gr.Row():
+            c["resume_btn"] = gr.Button("Resume", elem_id="resume")
+            c["delete_session_btn"] = gr.Button("Delete session and its files", variant="stop",
+                                                elem_id="delete-session")
     with gr.Accordion("Import YTVIS JSON (dataset or results form)", open=False):
         c["import_file"] = gr.File(label="YTVIS JSON for the loaded video", file_types=[".json"])
         c["import_btn"] = gr.Button("Import onto the loaded video")
@@ -191,66 +196,69 @@ def _export_panel(c):
 
 
 def _events(demo, c, studio):
-    S = c["session"]
+    V = c["view"]
     F = c["frame"]
     full = list(view.FULL_VIEW)
-    loaded = ["session", *full, "video_info", "sessions", "vocab_text", "vocab_std", "resolution", "run_status"]
+    loaded = [*full, "video_info", "vocab_text", "vocab_std", "resolution", "run_status"]
     fast = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
     ed = dict(concurrency_limit=VIEW_CONCURRENCY)
     w = functools.partial(_wire, c=c)
     p = functools.partial
 
-    w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", "sessions", "message"])
+    # Page load: the browser's id, and its most recent session reopened.
+    w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", *loaded])
     w(c["upload"].upload, files.probe, [c["upload"]], ["probe"], **fast)
     w(c["load_btn"].click, p(files.load_video, studio),
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
-      loaded + ["message"], show_progress_on=[c["viewer"]], **ed)
-    w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded + ["message"], **ed)
-    w(c["import_btn"].click, files.import_json, [S, c["import_file"], F], full, **ed)
+      loaded, show_progress_on=[c["viewer"]], **ed)
+    w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **ed)
+    w(c["delete_session_btn"].click, p(files.delete_session, studio), [c["browser"], c["sessions"], V],
+      ["view", "sessions", "message"], **ed)
+    w(c["import_btn"].click, files.import_json, [V, c["import_file"], F], full, **ed)
 
     # Viewing: fast, never queued behind a run.
-    w(F.input, view.frame_view, [S, F], ["viewer", "frame_info"], trigger_mode="always_last", **fast)
-    w(c["prev"].click, p(view.step, delta=-1), [S, F], ["frame", "viewer", "frame_info"], **fast)
-    w(c["next"].click, p(view.step, delta=1), [S, F], ["frame", "viewer", "frame_info"], **fast)
-    w(c["play"].click, view.toggle_play, [S, c["playing"]], ["timer", "play", "playing"], **fast)
-    w(c["timer"].tick, view.play_tick, [S, F], ["frame", "viewer", "frame_info", "timer", "play"], **fast)
-    w(c["table"].select, view.select_from_table, [S, F], full, **fast)
-    w(c["viewer"].select, view.select_from_image, [S, F], full, **fast)
-    w(c["threshold"].release, edit.set_threshold, [S, F, c["threshold"]], full, **ed)
+    w(F.input, view.frame_view, [V, F], ["view", "viewer", "frame_info"], trigger_mode="always_last", **fast)
+    w(c["prev"].click, p(view.step, delta=-1), [V, F], ["view", "frame", "viewer", "frame_info"], **fast)
+    w(c["next"].click, p(view.step, delta=1), [V, F], ["view", "frame", "viewer", "frame_info"], **fast)
+    w(c["play"].click, view.toggle_play, [V, c["playing"]], ["timer", "play", "playing"], **fast)
+    w(c["timer"].tick, view.play_tick, [V, F], ["view", "frame", "viewer", "frame_info", "timer", "play"], **fast)
+    w(c["table"].select, view.select_from_table, [V, F], full, **fast)
+    w(c["viewer"].select, view.select_from_image, [V, F], full, **fast)
+    w(c["threshold"].release, edit.set_threshold, [V, F, c["threshold"]], full, **ed)
 
     # The model: one run at a time over all users; progress streams while the UI stays usable.
     w(c["model"].change, lambda m: {"custom": gr.update(visible=m == CUSTOM)}, [c["model"]], ["custom"], **fast)
     running = w(c["run_btn"].click, p(run.run, studio),
-                [S, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
-                ["run_status", "message"], concurrency_limit=1, concurrency_id="inference",
+                [V, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
+                ["view", "run_status", "message"], concurrency_limit=1, concurrency_id="inference",
                 # "minimal" on the status only: a queued run shows its place in the queue there.
                 show_progress="minimal", show_progress_on=[c["run_status"]])
-    w(running.then, run.after_run, [S, F], full)
-    w(c["cancel_btn"].click, run.cancel, [S], ["message"], **fast)
-    w(c["requery_btn"].click, p(run.requery, studio), [S, c["vocab_text"], c["vocab_std"], F],
+    w(running.then, run.after_run, [V, F], full)
+    w(c["cancel_btn"].click, run.cancel, [V], ["message"], **fast)
+    w(c["requery_btn"].click, p(run.requery, studio), [V, c["vocab_text"], c["vocab_std"], F],
       full + ["run_status"], concurrency_limit=2, concurrency_id="classify")
-    w(c["candidates_btn"].click, p(run.candidates, studio), [S], ["candidates", "message"],
+    w(c["candidates_btn"].click, p(run.candidates, studio), [V], ["candidates", "message"],
       concurrency_limit=2, concurrency_id="classify")
-    w(c["promote_btn"].click, p(run.promote, studio), [S, c["candidates"], F], full,
+    w(c["promote_btn"].click, p(run.promote, studio), [V, c["candidates"], F], full,
       concurrency_limit=2, concurrency_id="classify")
 
-    # Corrections.
-    w(c["top5"].input, edit.relabel, [S, F, c["top5"]], full, **ed)
-    w(c["relabel_btn"].click, edit.relabel, [S, F, c["relabel_text"]], full, **ed)
-    w(c["relabel_text"].submit, edit.relabel, [S, F, c["relabel_text"]], full, **ed)
-    w(c["delete_btn"].click, edit.delete, [S, F], full, **ed)
-    w(c["hide_btn"].click, edit.toggle_hidden, [S, F], full, **ed)
-    w(c["split_btn"].click, edit.split, [S, F], full, **ed)
-    w(c["delete_range_btn"].click, edit.delete_range, [S, F, c["range_start"], c["range_end"]], full, **ed)
-    w(c["merge_btn"].click, edit.merge, [S, F, c["merge_with"]], full, **ed)
-    w(c["edit_btn"].click, edit.open_editor, [S, F], ["editor", "message"], **ed)
-    w(c["apply_btn"].click, edit.apply_editor, [S, F, c["editor"]], full, **ed)
-    w(c["copy_btn"].click, edit.copy_forward, [S, F, c["copy_n"]], full, **ed)
-    w(c["undo"].click, edit.undo, [S, F], full, **ed)
-    w(c["redo"].click, edit.redo, [S, F], full, **ed)
+    # Corrections: each acts on this tab's selection, against the revision this tab's view shows.
+    w(c["top5"].input, edit.relabel, [V, F, c["top5"]], full, **ed)
+    w(c["relabel_btn"].click, edit.relabel, [V, F, c["relabel_text"]], full, **ed)
+    w(c["relabel_text"].submit, edit.relabel, [V, F, c["relabel_text"]], full, **ed)
+    w(c["delete_btn"].click, edit.delete, [V, F], full, **ed)
+    w(c["hide_btn"].click, edit.toggle_hidden, [V, F], full, **ed)
+    w(c["split_btn"].click, edit.split, [V, F], full, **ed)
+    w(c["delete_range_btn"].click, edit.delete_range, [V, F, c["range_start"], c["range_end"]], full, **ed)
+    w(c["merge_btn"].click, edit.merge, [V, F, c["merge_with"]], full, **ed)
+    w(c["edit_btn"].click, edit.open_editor, [V, F], ["view", "editor", "message"], **ed)
+    w(c["apply_btn"].click, edit.apply_editor, [V, F, c["editor"]], full, **ed)
+    w(c["copy_btn"].click, edit.copy_forward, [V, F, c["copy_n"]], full, **ed)
+    w(c["undo"].click, edit.undo, [V, F], full, **ed)
+    w(c["redo"].click, edit.redo, [V, F], full, **ed)
 
     for kind in ("dataset", "results", "davis", "overlay"):
-        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [S], ["export_file", "message"], **ed)
+        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [V], ["export_file", "message"], **ed)
 
 
 def launch(demo: gr.Blocks, *, host: str, port: int, share: bool = False, max_upload_mb: float = 1024,

@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.render import MaskCache, render_frame  # noqa: E402
+from app.render import render_frame  # noqa: E402
 from app.session import Track  # noqa: E402
 from app.session.frames import FrameCache  # noqa: E402
-from clipvis.formats.rle import mask_to_rle  # noqa: E402
+from clipvis.formats.rle import mask_to_rle, rle_to_mask  # noqa: E402
 
 H, W = 720, 1280
 
@@ -39,8 +39,8 @@ def scene(n: int, seed: int = 0):
         center = (int(rng.integers(80, W - 80)), int(rng.integers(80, H - 80)))
         axes = (int(rng.integers(30, 220)), int(rng.integers(30, 160)))
         cv2.ellipse(m, center, axes, float(rng.integers(0, 180)), 0, 360, 1, -1)
-        tracks.append(Track(id=i + 1, category_id=1 + i % 5, score=float(rng.random()),
-                            segmentations=(mask_to_rle(m.astype(bool)),)))
+        tracks.append((Track(id=i + 1, category_id=1 + i % 5, score=float(rng.random()), refs=[i + 1]),
+                       mask_to_rle(m.astype(bool))))
     return frame, tracks
 
 
@@ -67,13 +67,12 @@ def main():
 
         def cold():  # new frame: JPEG from disk, every mask decoded
             shown = FrameCache(Path(tmp), 1, keep=0).get(0)
-            render_frame(shown, tracks, 0, names=names, selected=3, cache=MaskCache())
+            render_frame(shown, [(tr, rle_to_mask(rle)) for tr, rle in tracks], names=names, selected=3)
 
-        warm_cache = MaskCache()
-        render_frame(frame, tracks, 0, names=names, selected=3, cache=warm_cache)
+        decoded = [(tr, rle_to_mask(rle)) for tr, rle in tracks]  # what the session's mask cache holds
 
         def warm():
-            render_frame(frame, tracks, 0, names=names, selected=3, cache=warm_cache)
+            render_frame(frame, decoded, names=names, selected=3)
 
         rows = [("cold: JPEG read + RLE decode + overlay", median_ms(cold, args.repeats)),
                 ("warm: overlay only (masks cached)", median_ms(warm, args.repeats))]

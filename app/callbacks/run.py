@@ -1,6 +1,7 @@
 """Handlers that use the model: run (with progress and cancel), re-query, promote."""
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
@@ -8,9 +9,11 @@ import gradio as gr
 from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUnavailable, parse_vocabulary_text
 from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
 
-from app.callbacks.files import USER_ERRORS, problem
+from app.callbacks.files import USER_ERRORS
 from app.callbacks.view import full_view
+from app.messages import for_user, problem
 from app.run_job import RunJob
+from app.session import StaleEdit
 from app.session.from_engine import vocabulary_for_requery
 
 POLL_SECONDS = 0.4
@@ -44,11 +47,14 @@ def input_size(value) -> int:
     return min(max(int(value), MIN_INPUT), MAX_INPUT)
 
 
-def run(studio, session, vocab_text, vocab_std, model_choice, custom_path, min_size):
-    """Start a run in the background and stream its progress (a generator)."""
-    if session is None:
+def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size):
+    """Start a run in the background and stream its progress (a generator).
+    The job is the document's (any tab sees its tracks once it ends); the tab
+    that started it follows it (view.job)."""
+    if view is None or view.session is None:
         yield problem("load a video first")
         return
+    session = view.session
     if session.job is not None and session.job.running:
         yield problem("a run is already in progress for this video")
         return
@@ -59,71 +65,80 @@ def run(studio, session, vocab_text, vocab_std, model_choice, custom_path, min_s
     except USER_ERRORS + (TypeError,) as e:
         yield problem(str(e))
         return
-    session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
-    job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary,
-                 min_size=size)
+    job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
+                 vocab_text=vocab_text or "", vocab_std=vocab_std or "")
     session.job = job.start()
+    view = view.with_(job=job)
     while job.running:
-        yield {"run_status": job.status_html()}
+        yield {"view": view, "run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
-    yield {"run_status": job.status_html(), "message": f"⚠️ {job.error}" if job.error else job.message}
+    yield {"view": view, "run_status": job.status_html(),
+           "message": f"⚠️ {for_user(job.error)}" if job.error else job.message}
 
 
-def after_run(session, t) -> dict:
-    """Refresh the view once a run ended (chained after `run`)."""
-    if session is None or session.job is None or session.job.error:
+def after_run(view, t) -> dict:
+    """Refresh the view once the tab's run ended (chained after `run`)."""
+    job = None if view is None else view.job
+    if view is None or view.session is None or job is None or job.error:
         return {}
-    session.selected = None
-    return full_view(session, t, session.job.message +
-                     " Change the vocabulary and press **Re-label** to ask again without re-running.")
+    return full_view(view.with_(selected=None), t, job.message + " Change the vocabulary and press "
+                     "**Re-label** to ask again without re-running.")
 
 
-def cancel(session) -> dict:
-    if session is None or session.job is None or not session.job.running:
+def cancel(view) -> dict:
+    job = None if view is None or view.session is None else view.session.job
+    if job is None or not job.running:
         return {"message": "No run in progress."}
-    session.job.cancel.set()
+    job.cancel.set()
     return {"message": "Cancelling…"}
 
 
 def _result_for_current_vocabulary(studio, session):
     """The stored analysis classified with the session's vocabulary (cached)."""
-    if session.result is None:
-        session.result = studio.service.classify(session.meta.model, session.analysis, session.state.vocabulary)
-    return session.result
+    stored = session.stored_analysis
+    if stored is None:
+        raise ValueError("this needs the model's analysis of this video: press **Run** first")
+    result = session.result
+    if result is None or result.analysis is not stored.analysis:
+        result = session.result = studio.service.classify(session.model, stored.analysis, session.state.vocabulary)
+    return result
 
 
-def requery(studio, session, vocab_text, vocab_std, t) -> dict:
+def requery(studio, view, vocab_text, vocab_std, t) -> dict:
     """New vocabulary, same video pass: re-label from the stored CLIP features."""
-    if session is None:
+    if view is None or view.session is None:
         return problem("load a video first")
+    session = view.session
     if session.job is not None and session.job.running:
         return problem("wait for the run to finish (or cancel it) before re-labelling")
     try:
         asked = build_vocabulary(vocab_text, vocab_std)
     except USER_ERRORS as e:
         return problem(str(e))
-    if session.analysis is None:
-        # Imported annotations or no run yet: nothing to classify, but the names can change.
+    stored = session.stored_analysis
+    if stored is None:
+        # Imported annotations or no run yet (or a session from an earlier version): nothing to classify.
         return problem("re-labelling needs the model's analysis of this video: press **Run** once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
     try:
-        result = studio.service.classify(session.meta.model, session.analysis, vocab)
-        session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
-        edit, notes = session.requery(result)
+        result = studio.service.classify(session.model, stored.analysis, vocab)
+        edit, notes = session.requery(result, meta_changes={"vocab_text": vocab_text or "",
+                                                            "vocab_std": vocab_std or ""})
     except MODEL_ERRORS as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
     kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
     msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
            f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
-    return {**full_view(session, t, msg), "run_status": f"<div class='run-status ok'>{msg}</div>"}
+    return {**full_view(view, t, msg), "run_status": f"<div class='run-status ok'>{html.escape(msg)}</div>"}
 
 
-def candidates(studio, session) -> dict:
+def candidates(studio, view) -> dict:
     """The query slots the model kept but that are no instance: objects it may have dropped."""
-    if session is None or session.analysis is None:
+    if view is None or view.session is None or view.session.stored_analysis is None:
         return problem("recovering dropped objects needs the model's analysis: run the model first")
+    session = view.session
     try:
         _result_for_current_vocabulary(studio, session)
         rows = session.candidates()
@@ -131,22 +146,22 @@ def candidates(studio, session) -> dict:
         return problem(str(e))
     names = {c.id: c.name for c in session.state.vocabulary.classes}
     choices = [(f"query {c['query']} · objectness {c['objectness']:.2f} · best: {names.get(c['category_id'])} "
-                f"{c['score']:.2f}", c["query"]) for c in rows]
+                f"{c['score']:.2f} · frames {c['frames'][0]}–{c['frames'][1]}", c["query"]) for c in rows]
     return {"candidates": gr.update(choices=choices, value=choices[0][1] if choices else None),
             "message": f"{len(choices)} low-score query tracks; pick one and press **Promote**." if choices
             else "Every query slot is already an instance."}
 
 
-def promote(studio, session, query, t) -> dict:
-    if session is None:
+def promote(studio, view, query, t) -> dict:
+    if view is None or view.session is None:
         return problem("load a video first")
     if query is None:
         return problem("pick a query track to promote (press **Show dropped objects** first)")
+    session = view.session
     try:
         _result_for_current_vocabulary(studio, session)
-        edit = session.promote(int(query))
-    except MODEL_ERRORS as e:
+        edit = session.promote(int(query), base_revision=view.revision)
+    except MODEL_ERRORS + (StaleEdit,) as e:
         return problem(str(e))
-    new_id = max(session.state.tracks)
-    session.selected = new_id
-    return full_view(session, t, f"{edit.label}. Undo reverts it.")
+    new_id = max(tid for tid in session.state.tracks if tid in edit.track_ids)
+    return full_view(view.with_(selected=new_id), t, f"{edit.label}. Undo reverts it.")

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.app.conftest import BROWSER, snapshot
+from clipvis.formats.rle import rle_to_mask
+
+from tests.app.conftest import BROWSER, snapshot, tab
 
 from app.callbacks import edit, files, run, view
 from app.config import Studio, StudioConfig, parse_args
@@ -33,12 +35,12 @@ def studio(tmp_path, service):
 def load(studio, video_file):
     out = files.load_video(studio, BROWSER, str(video_file), None, None, 1, 0, 64,
                            progress=lambda *a, **k: None)
-    assert "session" in out, out.get("message")
-    return out["session"]
+    assert "view" in out, out.get("message")
+    return out["view"].session
 
 
 def run_to_end(studio, session, classes="red square, green square"):
-    updates = list(run.run(studio, session, classes, None, "default", "", 64))
+    updates = list(run.run(studio, tab(session), classes, None, "default", "", 64))
     assert any("progress" in u.get("run_status", "") for u in updates[:-1])
     return updates[-1]
 
@@ -48,6 +50,7 @@ def ran(studio, video_file):
     session = load(studio, video_file)
     last = run_to_end(studio, session)
     assert "Run:" in last["message"], last
+    session.job_view = last["view"]  # the tab that ran it, as the run handler left it
     return session
 
 
@@ -57,9 +60,10 @@ def test_run_makes_one_track_per_query_and_keeps_the_analysis(ran):
     assert len({t.query for t in tracks}) == len(tracks)
     assert all(t.origin == "model" and len(t.top_classes) == 2 for t in tracks)
     assert ran.state.vocabulary.names == ["red square", "green square"]
-    assert (ran.folder / "analysis.pt").exists()
-    assert ran.history.undo_stack[-1].label.startswith("Run:")
-    view_ = run.after_run(ran, 0)
+    assert (ran.folder / "analysis" / "run-1.safetensors").exists()
+    assert not list(ran.folder.rglob("*.pt"))
+    assert ran.undo_stack[-1][1].startswith("Run:")
+    view_ = run.after_run(ran.job_view, 0)
     assert len(view_["table"].data) == len(tracks)
 
 
@@ -70,7 +74,7 @@ def test_cancel_leaves_the_tracks_as_they_were(studio, ran):
     job.start().done.wait(60)
     assert job.error.startswith("Cancelled")
     assert snapshot(ran) == before
-    assert run.cancel(ran)["message"] == "No run in progress."
+    assert run.cancel(tab(ran))["message"] == "No run in progress."
 
 
 def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monkeypatch):
@@ -79,7 +83,7 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
     args = parse_args(["--model", "clipvis_r50_lvis", "--workdir", str(tmp_path / "w")])
     no_weights = Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args))
     session = load(no_weights, video_file)
-    last = list(run.run(no_weights, session, "person", None, "default", "", 64))[-1]
+    last = list(run.run(no_weights, tab(session), "person", None, "default", "", 64))[-1]
     assert "No model weights" in last["message"] and "place it at" in last["message"]
     assert "clipvis_r50_lvis.pth" in last["message"]
 
@@ -87,7 +91,7 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
 def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
     hand, *others = sorted(ran.state.tracks)
     ran.relabel(hand, "my label")
-    out = run.requery(studio, ran, "circle, triangle", None, 0)
+    out = run.requery(studio, tab(ran), "circle, triangle", None, 0)
     assert "without re-running" in out["message"]
     names = {tid: ran.state.class_name(t.category_id) for tid, t in ran.state.tracks.items()}
     assert names[hand] == "my label"
@@ -105,25 +109,28 @@ def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
 def test_requery_survives_a_restart(studio, ran):
     again = Session.open(studio.config.workdir, BROWSER, ran.meta.id)
     assert again.analysis is not None
-    run.requery(studio, again, "blob", None, 0)
+    run.requery(studio, tab(again), "blob", None, 0)
     assert {again.state.class_name(t.category_id) for t in again.state.tracks.values()} == {"blob"}
 
 
 def test_requery_needs_a_run(studio, video_file):
     session = load(studio, video_file)
-    assert "Run" in run.requery(studio, session, "x", None, 0)["message"]
+    assert "Run" in run.requery(studio, tab(session), "x", None, 0)["message"]
 
 
 def test_promote_a_dropped_query(studio, ran):
-    out = run.candidates(studio, ran)
+    out = run.candidates(studio, tab(ran))
     choices = out["candidates"]["choices"]
     assert choices, out["message"]
     query = choices[0][1]
     assert query not in {t.query for t in ran.state.tracks.values()}
     before = snapshot(ran)
-    run.promote(studio, ran, query, 0)
-    new = ran.state.get(ran.selected)
-    assert new.origin == "promoted" and new.query == query and new.frames
+    shown = run.promote(studio, tab(ran), query, 0)
+    new = ran.state.get(shown["view"].selected)
+    assert new.origin == "promoted" and new.query == query and new.num_present
+    # Its masks are the query's, decoded from the stored analysis when asked for.
+    for t in new.frames:
+        assert np.array_equal(rle_to_mask(ran.rle(new, t)), ran.analysis.query_masks(int(t), [query])[0])
     ran.undo()
     assert snapshot(ran) == before
 
@@ -132,7 +139,7 @@ def test_deleted_model_tracks_do_not_come_back_on_requery(studio, ran):
     victim = max(ran.state.tracks)
     query = ran.state.get(victim).query
     ran.delete(victim)
-    run.requery(studio, ran, "red square, green square", None, 0)
+    run.requery(studio, tab(ran), "red square, green square", None, 0)
     assert query not in {t.query for t in ran.state.tracks.values()}
 
 
@@ -140,25 +147,25 @@ def test_export_and_reimport_reproduce_the_tracks(studio, ran, tmp_path):
     ran.relabel(min(ran.state.tracks), "fixed")
     ran.set_mask(min(ran.state.tracks), 2, np.pad(np.ones((4, 4), bool), ((0, 68), (0, 92))))
     expected = snapshot(ran)
-    dataset = files.export(ran, "dataset")["export_file"]
-    results = files.export(ran, "results")["export_file"]
+    dataset = files.export(tab(ran), "dataset")["export_file"]
+    results = files.export(tab(ran), "results")["export_file"]
     for tid in list(ran.state.tracks):
         ran.delete(tid)
     assert not ran.state.tracks
-    files.import_json(ran, dataset, 0)
+    files.import_json(tab(ran), dataset, 0)
     assert snapshot(ran)[0] == expected[0]  # same ids, labels, scores, masks, studio fields
     assert {c.name for c in ran.state.vocabulary.classes} == {c.name for c in expected[1].classes}
 
     obj = json.loads(open(results).read())
-    files.import_json(ran, results, 0)
-    got = sorted((t.category_id, round(t.score, 6), t.segmentations) for t in ran.state.tracks.values())
+    files.import_json(tab(ran), results, 0)
+    got = sorted((t.category_id, round(t.score, 6), tuple(ran.segmentations(t.id))) for t in ran.state.tracks.values())
     want = sorted((r["category_id"], round(r["score"], 6),
                    tuple(None if s is None else s for s in r["segmentations"])) for r in obj)
     assert got == want
 
 
 def test_import_refuses_another_videos_annotations(studio, ran, tmp_path):
-    dataset = json.loads(open(files.export(ran, "dataset")["export_file"]).read())
+    dataset = json.loads(open(files.export(tab(ran), "dataset")["export_file"]).read())
     dataset["videos"][0]["file_names"] = dataset["videos"][0]["file_names"][:5]
     dataset["videos"][0]["length"] = 5
     for a in dataset["annotations"]:
@@ -168,17 +175,17 @@ def test_import_refuses_another_videos_annotations(studio, ran, tmp_path):
     path = tmp_path / "short.json"
     path.write_text(json.dumps(dataset))
     before = snapshot(ran)
-    out = files.import_json(ran, str(path), 0)
+    out = files.import_json(tab(ran), str(path), 0)
     assert "5 frames" in out["message"] and "8 frames" in out["message"]
     assert snapshot(ran) == before
 
 
 def test_davis_and_overlay_exports(ran):
     import zipfile
-    davis = files.export(ran, "davis")["export_file"]
+    davis = files.export(tab(ran), "davis")["export_file"]
     with zipfile.ZipFile(davis) as zf:
         assert sum(n.endswith(".png") for n in zf.namelist()) == 8
-    overlay = files.export(ran, "overlay")
+    overlay = files.export(tab(ran), "overlay")
     assert overlay["export_file"].endswith(".mp4")
     from clipvis.video import open_video
     assert open_video(overlay["export_file"]).info.num_frames == 8
@@ -187,11 +194,11 @@ def test_davis_and_overlay_exports(ran):
 def test_threshold_hides_from_view_and_export(ran):
     scores = sorted(t.score for t in ran.state.tracks.values())
     cut = (scores[0] + scores[-1]) / 2 if scores[0] < scores[-1] else scores[-1] + 1
-    out = edit.set_threshold(ran, 0, cut)
+    out = edit.set_threshold(tab(ran), 0, cut)
     shown = out["table"].data["shown"].tolist()
     assert shown.count("✓") == sum(s >= cut for s in scores)
     assert shown.count("under threshold") == sum(s < cut for s in scores)  # still listed, to be selected
-    msg = files.export(ran, "dataset")["message"]
+    msg = files.export(tab(ran), "dataset")["message"]
     assert "left out" in msg
     assert len(ran.state.tracks) == len(scores)  # nothing deleted
 
@@ -206,10 +213,10 @@ def test_clicking_the_image_selects_the_instance_under_the_pointer(ran):
     for other in [t for t in ran.state.tracks if t != tid]:
         ran.set_hidden(other, True)
     k = ran.frames.get(0).shape[1] / 96  # clicks come in display pixels
-    view.select_from_image(ran, 0, gr.SelectData(None, {"index": [45 * k, 35 * k], "value": None}))
-    assert ran.selected == tid
-    view.select_from_image(ran, 0, gr.SelectData(None, {"index": [2 * k, 2 * k], "value": None}))
-    assert ran.selected is None
+    out = view.select_from_image(tab(ran), 0, gr.SelectData(None, {"index": [45 * k, 35 * k], "value": None}))
+    assert out["view"].selected == tid
+    out = view.select_from_image(out["view"], 0, gr.SelectData(None, {"index": [2 * k, 2 * k], "value": None}))
+    assert out["view"].selected is None
 
 
 def test_viewing_and_editing_answer_while_a_run_works(ran):
@@ -236,9 +243,8 @@ def test_viewing_and_editing_answer_while_a_run_works(ran):
     results = {}
 
     def use_the_ui():
-        results["view"] = view.frame_view(ran, 3)
-        ran.selected = min(ran.state.tracks)
-        results["edit"] = edit.relabel(ran, 3, "while running")
+        results["view"] = view.frame_view(tab(ran), 3)
+        results["edit"] = edit.relabel(tab(ran, selected=min(ran.state.tracks)), 3, "while running")
 
     worker = threading.Thread(target=use_the_ui)
     worker.start()
@@ -260,6 +266,56 @@ def test_values_from_the_client_are_checked(ran, tmp_path):
         run.build_vocabulary("", str(secret))  # never read a server file as a vocabulary
     both = run.build_vocabulary("foo|bar, person", "coco")
     assert both.names[-1] == "foo" and both.names.count("person") == 1 and len(both) == 81
-    assert "⚠️" in edit.set_threshold(ran, 0, float("nan"))["message"]
+    assert "⚠️" in edit.set_threshold(tab(ran), 0, float("nan"))["message"]
     assert run.input_size(10**6) == run.MAX_INPUT
     assert files.browser_id("../../etc") != "../../etc"
+
+
+def test_merged_and_deleted_tracks_stay_gone_on_requery(studio, ran):
+    """Issue 12 (3): delete a track from some frames, merge it into another,
+    add a class and re-label: no new track equals the merged-away one."""
+    keep, gone = sorted(ran.state.tracks)[:2]
+    gone_query = ran.state.get(gone).query
+    ran.delete_frames(gone, 0, 3)
+    ran.merge(keep, gone)
+    out = run.requery(studio, tab(ran), "red square, green square, blob", None, 0)
+    assert gone_query not in {t.query for t in ran.state.tracks.values()}, out["message"]
+    assert ran.state.get(keep).query != gone_query  # the merged track keeps its own query
+    ran.undo()  # the re-label
+    ran.undo()  # the merge: the query slot is free again, and a re-label may find it
+    assert gone_query not in ran.state.dismissed
+
+
+def test_results_are_the_same_before_and_after_a_restart(studio, ran):
+    """The run classifies what it stored, so a restart classifies the same."""
+    before = ran.result.class_scores
+    again = Session.open(studio.config.workdir, BROWSER, ran.meta.id)
+    after = studio.service.classify(again.model, again.analysis, ran.state.vocabulary).class_scores
+    assert np.array_equal(before, after)
+    assert str(again.analysis.pooled.dtype) == "torch.float16"  # as stored
+
+
+def test_a_new_run_takes_new_ids(studio, ran):
+    first = set(ran.state.tracks)
+    last = run_to_end(studio, ran, "red square")
+    assert "Run:" in last["message"], last
+    assert min(ran.state.tracks) > max(first)  # an id names one object for the session's life
+    assert (ran.folder / "analysis" / "run-2.safetensors").exists()
+    ran.undo()  # back to the first run's tracks and analysis
+    assert set(ran.state.tracks) == first and ran.analysis_run["run"] == 1
+
+
+def test_a_clip_one_frame_short_of_its_header_runs(studio, tmp_path):
+    """Issue 12 (2): Load counts the frames it decodes, and Run uses that count."""
+    import warnings
+
+    from tests.app.test_session_files import one_frame_short
+
+    path = one_frame_short(tmp_path / "short.avi", 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = load(studio, path)
+        last = run_to_end(studio, session, "square")
+    assert session.meta.num_frames == 8
+    assert "Run:" in last["message"], last
+    assert session.analysis.num_frames == 8

@@ -58,13 +58,16 @@ def model_argv(tiny_checkpoint, tiny_clip_config) -> list[str]:
 @contextlib.contextmanager
 def serve_studio(argv: list[str]):
     """The studio with these `python app.py` flags, served in this process on a free port; yields its URL."""
-    from app.config import Studio, StudioConfig, parse_args
+    from app.config import Studio, StudioConfig, keep_gradio_files_in, parse_args, prepare_workdir
     from app.model_service import ModelService
     from app.ui import build_demo, launch
 
     port = free_port()
     args = parse_args([*argv, "--port", str(port)])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args)))
+    prepare_workdir(args)
+    config = StudioConfig.from_args(args)
+    keep_gradio_files_in(config.workdir)  # as app.py does: uploads and downloads under the work folder
+    demo = build_demo(Studio(config=config, service=ModelService.from_args(args)))
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     try:
         url = f"http://127.0.0.1:{port}/"
