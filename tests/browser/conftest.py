@@ -64,6 +64,8 @@ def serve_studio(argv: list[str]):
 
     port = free_port()
     args = parse_args([*argv, "--port", str(port)])
+    if args.workdir:  # tests name fresh folders; app.py itself refuses a missing --workdir
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     prepare_workdir(args)
     config = StudioConfig.from_args(args)
     keep_gradio_files_in(config.workdir)  # as app.py does: uploads and downloads under the work folder
