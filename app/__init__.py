@@ -3,7 +3,9 @@
     config.py         flags and environment variables
     model_service.py  the predictor, loaded lazily, once per process
     session/          one user's work: video, tracks, edits with undo/redo, saved on every edit
-    render.py         overlays, colours, the plotly timeline and class chart
+    viewer/           the frame viewer: its component, HTTP routes for frames and overlays, overlay rendering
+    static/           the browser side: viewer.js (canvas, playback, brush, timeline), keyboard.js, studio.css
+    run_job.py        model runs: the queue (one at a time, place shown, cancellable) and a run's progress
     exports.py        YTVIS / DAVIS / overlay-mp4 downloads
     callbacks/        plain handlers the UI calls (testable without a browser)
     ui.py             build_demo(): the Gradio layout and event wiring only

@@ -1,5 +1,13 @@
-"""Handlers for corrections: each is one undoable edit of the selected instance."""
+"""Handlers for corrections: each is one undoable edit of the selected instance.
+
+Every handler takes the viewer's value, which says what the user sees in
+this tab: the frame shown and the track selected (app/viewer/component.py).
+An edit therefore always lands on the frame and the track on the screen.
+"""
 from __future__ import annotations
+
+import base64
+import struct
 
 import cv2
 import gradio as gr
@@ -7,190 +15,179 @@ import numpy as np
 
 from clipvis.formats.rle import rle_to_mask
 
-from app import render
-from app.callbacks.files import problem
-from app.callbacks.view import clamp_frame, full_view
+from app.callbacks.text import md, problem
+from app.callbacks.view import changed, where
+from app.viewer.document import snapshot
 
 EDIT_ERRORS = (ValueError, KeyError)
+MAX_STROKES_BYTES = 8 * 2**20  # a PNG of brush strokes is a few kB; refuse anything absurd unread
 
 
-def _selected(session) -> int:
-    if session.selected not in session.state.tracks:
-        raise ValueError("select an instance first: click it on the image or in the table")
-    return session.selected
+def _selected(session, view) -> int:
+    if view.selected not in session.state.tracks:
+        raise ValueError("select an instance first: click it on the frame or in the list (or press Tab)")
+    return view.selected
 
 
-def _edit(session, t, action) -> dict:
+def _edit(studio, session, value, action) -> dict:
+    """Run `action(view)` (returns an Edit) and answer with the new view."""
     if session is None:
         return problem("load a video first")
+    view = where(session, value)
     try:
-        edit = action()
+        edit = action(view)
     except EDIT_ERRORS as e:
         return problem(e.args[0] if e.args else str(e))
     if edit is None or edit.empty:
-        return full_view(session, t, "Nothing changed.")
-    if session.selected not in session.state.tracks:
-        session.selected = None
-    return full_view(session, t, f"{edit.label}. Saved; **Undo** reverts it.")
+        return changed(studio, session, view.selected, "Nothing changed.")
+    return changed(studio, session, view.selected, f"{md(edit.label)}. Saved; **Undo** (Ctrl+Z) reverts it.")
 
 
-def relabel(session, t, label) -> dict:
-    """label: a category id (the top-5 buttons) or a typed class name."""
-    if label is None or (isinstance(label, str) and not label.strip()):
-        return problem("pick one of the top classes or type a class name")
-    return _edit(session, t, lambda: session.relabel(_selected(session), label))
+def relabel(studio, session, value, label) -> dict:
+    """A typed class name (new names join the vocabulary)."""
+    if label is None or not str(label).strip():
+        return problem("type a class name, or click one of the top classes beside the list")
+    return _edit(studio, session, value, lambda v: session.relabel(_selected(session, v), str(label).strip()))
 
 
-def delete(session, t) -> dict:
-    return _edit(session, t, lambda: session.delete(_selected(session)))
+def relabel_top(studio, session, value, evt: gr.EventData) -> dict:
+    """The viewer's `relabel` event ({track, rank}): the k-th of the track's top classes."""
+    data = getattr(evt, "_data", None) or {}
+
+    def action(v):
+        tid = where(session, {"selected": data.get("track")}).selected
+        track = session.state.get(tid if tid is not None else _selected(session, v))
+        rank = where(session, {"selected": data.get("rank")}).selected
+        if rank is None or not 1 <= rank <= len(track.top_classes):
+            raise ValueError(f"#{track.id} has no top class {rank}")
+        return session.relabel(track.id, int(track.top_classes[rank - 1][0]))
+    return _edit(studio, session, value, action)
 
 
-def delete_range(session, t, start, end) -> dict:
+def delete(studio, session, value) -> dict:
+    return _edit(studio, session, value, lambda v: session.delete(_selected(session, v)))
+
+
+def delete_range(studio, session, value, start, end) -> dict:
     if start is None or end is None:
         return problem("give the first and last frame to delete the instance from")
-    return _edit(session, t, lambda: session.delete_frames(_selected(session), int(start), int(end)))
+    return _edit(studio, session, value, lambda v: session.delete_frames(_selected(session, v), int(start), int(end)))
 
 
-def merge(session, t, other) -> dict:
+def merge(studio, session, value, other) -> dict:
     if other is None:
-        return problem("pick the instance to merge into the selected one")
-    return _edit(session, t, lambda: session.merge(_selected(session), int(other)))
+        return problem("pick the instance to merge into the selected one (m opens the picker)")
+    return _edit(studio, session, value, lambda v: session.merge(_selected(session, v), int(other)))
 
 
-def split(session, t) -> dict:
-    return _edit(session, t, lambda: session.split(_selected(session), clamp_frame(session, t)))
+def split(studio, session, value) -> dict:
+    return _edit(studio, session, value, lambda v: session.split(_selected(session, v), v.frame))
 
 
-def toggle_hidden(session, t) -> dict:
-    def action():
-        tid = _selected(session)
+def toggle_hidden(studio, session, value) -> dict:
+    def action(v):
+        tid = _selected(session, v)
         return session.set_hidden(tid, not session.state.get(tid).hidden)
-    return _edit(session, t, action)
+    return _edit(studio, session, value, action)
 
 
-def copy_forward(session, t, count) -> dict:
-    return _edit(session, t, lambda: session.copy_forward(_selected(session), clamp_frame(session, t), count or 1))
+def copy_forward(studio, session, value, count) -> dict:
+    return _edit(studio, session, value, lambda v: session.copy_forward(_selected(session, v), v.frame, count or 1))
 
 
-def undo(session, t) -> dict:
-    return _history_step(session, t, "undo")
+def undo(studio, session, value) -> dict:
+    return _history_step(studio, session, value, "undo")
 
 
-def redo(session, t) -> dict:
-    return _history_step(session, t, "redo")
+def redo(studio, session, value) -> dict:
+    return _history_step(studio, session, value, "redo")
 
 
-def _history_step(session, t, which: str) -> dict:
+def _history_step(studio, session, value, which: str) -> dict:
     if session is None:
         return problem("load a video first")
+    view = where(session, value)
     edit = session.undo() if which == "undo" else session.redo()
     if edit is None:
-        return full_view(session, t, f"Nothing to {which}.")
-    if session.selected not in session.state.tracks:
-        session.selected = None
-    return full_view(session, t, f"{'Undid' if which == 'undo' else 'Redid'}: {edit.label}. Saved.")
+        return changed(studio, session, view.selected, f"Nothing to {which}.")
+    done = "Undid" if which == "undo" else "Redid"
+    return changed(studio, session, view.selected, f"{done}: {md(edit.label)}. Saved.")
 
 
-def set_threshold(session, t, value) -> dict:
+def set_threshold(studio, session, value, threshold) -> dict:
     if session is None:
-        return {}
+        return problem("load a video first")
+    view = where(session, value)
     try:
-        session.set_threshold(value or 0.0)
+        session.set_threshold(0.0 if threshold is None else threshold)
     except (TypeError, ValueError) as e:
         return problem(str(e))
     hidden = len(session.state.tracks) - len(session.state.visible(session.meta.threshold))
-    return full_view(session, t, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or hidden "
-                     "instance(s) not shown (and not exported); nothing is deleted.")
+    return changed(studio, session, view.selected, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or "
+                   "hidden instance(s) not shown (and not exported); nothing is deleted.")
 
 
-# ---- the brush: the selected mask as an editable layer over the frame ----------
-# The editor places layers relative to the canvas size it was built with, so
-# every frame is letterboxed to exactly that size: layer and frame then align
-# whatever the video's shape.
-EDITOR_CANVAS = (960, 540)
+# ---- the brush: strokes painted in the viewer, on the frame it showed ------------------
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's header, read before anything is decoded."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("the brush strokes did not arrive as a PNG image")
+    return struct.unpack(">II", data[16:24])
 
 
-def letterbox(size: tuple[int, int], canvas=EDITOR_CANVAS) -> tuple[int, int, int, int]:
-    """(x0, y0, w, h): where an image of size (w, h) goes, scaled to fit the canvas."""
-    cw, ch = canvas
-    scale = min(cw / size[0], ch / size[1])
-    w, h = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-    return (cw - w) // 2, (ch - h) // 2, w, h
-
-
-def open_editor(session, t) -> dict:
-    if session is None:
-        return problem("load a video first")
+def strokes_from_png(data_url: str, display_wh: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The viewer's strokes (red: painted, green: erased) as two (h, w) bool masks."""
+    if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
+        raise ValueError("the brush strokes did not arrive as a PNG image")
+    if len(data_url) > MAX_STROKES_BYTES:
+        raise ValueError("the brush strokes are too large")
     try:
-        tid = _selected(session)
-    except ValueError as e:
-        return problem(str(e))
-    t = clamp_frame(session, t)
-    frame = session.frames.get(t)
-    x0, y0, w, h = box = letterbox((frame.shape[1], frame.shape[0]))
-    background = np.zeros((EDITOR_CANVAS[1], EDITOR_CANVAS[0], 3), np.uint8)
-    background[y0:y0 + h, x0:x0 + w] = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-    layer = np.zeros((EDITOR_CANVAS[1], EDITOR_CANVAS[0], 4), np.uint8)
-    seg = session.state.get(tid).segmentations[t]
-    color = render.track_color(tid)
-    if seg is not None:
-        layer[y0:y0 + h, x0:x0 + w][render.MASKS.get(seg, (w, h))] = (*color, 160)
-    session.editing = (tid, t, box)
-    brush = gr.Brush(colors=[(render.hex_color(color), 0.65)], default_color=(render.hex_color(color), 0.65),
-                     color_mode="fixed")
-    return {"editor": gr.ImageEditor(value={"background": background, "layers": [layer], "composite": None},
-                                     brush=brush),
-            "message": f"Editing #{tid} on frame {t}: paint with the brush, remove with the eraser, then "
-                       "press **Apply mask**."}
+        data = base64.b64decode(data_url.split(",", 1)[1], validate=True)
+    except ValueError:
+        raise ValueError("the brush strokes did not arrive as a PNG image") from None
+    if _png_size(data) != tuple(display_wh):
+        w, h = _png_size(data)
+        raise ValueError(f"the strokes are {w}x{h} but the frame is shown at {display_wh[0]}x{display_wh[1]}: "
+                         "reload the page")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError("the brush strokes could not be read")
+    visible = img[..., 3] > 0 if img.shape[2] == 4 else np.ones(img.shape[:2], bool)
+    return (img[..., 2] > 127) & visible, (img[..., 1] > 127) & visible
 
 
-def painted_mask(value, box) -> np.ndarray:
-    """(h, w) bool: pixels painted on any layer of the editor's value, inside the frame's box."""
-    x0, y0, w, h = box
-    painted = np.zeros((h, w), bool)
-    for layer in (value or {}).get("layers") or []:
-        if layer is None:
-            continue
-        layer = np.asarray(layer)
-        if layer.shape[:2] != (EDITOR_CANVAS[1], EDITOR_CANVAS[0]):
-            raise ValueError(f"the editor returned a {layer.shape[1]}x{layer.shape[0]} layer, "
-                             f"expected {EDITOR_CANVAS[0]}x{EDITOR_CANVAS[1]}: press Edit mask again")
-        alpha = layer[..., 3] > 0 if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(*layer.shape[:2], -1).any(-1)
-        painted |= alpha[y0:y0 + h, x0:x0 + w]
-    return painted
-
-
-def merge_display_edit(old_full: np.ndarray | None, old_display: np.ndarray, painted: np.ndarray,
-                       full_hw: tuple[int, int]) -> np.ndarray:
-    """Apply an edit made at a smaller size to a full-size mask, changing only
-    the pixels the user painted or erased, so finer detail survives."""
+def apply_strokes(old: np.ndarray | None, add: np.ndarray, erase: np.ndarray, full_hw: tuple[int, int]) -> np.ndarray:
+    """The full-size mask after strokes made at display size: only the pixels
+    painted or erased change, so detail finer than the display survives."""
     fh, fw = full_hw
-    if painted.shape == (fh, fw):
-        return painted
-    old_full = np.zeros((fh, fw), bool) if old_full is None else old_full
+    old = np.zeros((fh, fw), bool) if old is None else old
 
     def up(m):
+        if m.shape == (fh, fw):
+            return m
         return cv2.resize(m.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).view(bool)
 
-    return (old_full | up(painted & ~old_display)) & ~up(old_display & ~painted)
+    return (old | up(add)) & ~up(erase)
 
 
-def apply_editor(session, t, value) -> dict:
+def paint(studio, session, value, evt: gr.EventData) -> dict:
+    """The viewer's `paint` event: {frame, track, png}. The strokes land on the
+    frame and the track they were painted on, whatever the tab shows by now."""
     if session is None:
         return problem("load a video first")
-    if session.editing is None:
-        return problem("press **Edit mask** first")
-    tid, frame_t, box = session.editing
-    if tid not in session.state.tracks:
-        return problem(f"#{tid} no longer exists")
-    seg = session.state.get(tid).segmentations[frame_t]
-    w, h = box[2], box[3]
-    old_small = render.MASKS.get(seg, (w, h)) if seg is not None else np.zeros((h, w), bool)
-    try:
-        painted = painted_mask(value, box)
-    except ValueError as e:
-        return problem(str(e))
-    new = merge_display_edit(None if seg is None else rle_to_mask(seg), old_small, painted,
-                             (session.state.height, session.state.width))
-    session.editing = None
-    return _edit(session, frame_t, lambda: session.set_mask(tid, frame_t, new))
+    data = getattr(evt, "_data", None) or {}
+    target = where(session, {"frame": data.get("frame"), "selected": data.get("track")})
+    if data.get("frame") != target.frame:
+        return problem("the brush strokes name no frame of this video")
+
+    def action(_):
+        track = session.state.get(target.selected)
+        # The size the browser painted at: the display frame's.
+        add, erase = strokes_from_png(data.get("png"), snapshot(session).geo.display_wh)
+        seg = track.segmentations[target.frame]
+        new = apply_strokes(None if seg is None else rle_to_mask(seg), add, erase,
+                            (session.state.height, session.state.width))
+        return session.set_mask(track.id, target.frame, new)
+
+    return _edit(studio, session, value, action)

@@ -18,7 +18,8 @@ from clipvis.formats import YTVISError
 from clipvis.video import VideoDecodeError, open_video
 
 from app import exports
-from app.callbacks.view import full_view
+from app.callbacks.text import md, problem
+from app.callbacks.view import changed, where
 from app.session import Session, UploadError, store
 from app.session.frames import SAFE_ID
 from app.session.imports import import_annotations
@@ -29,11 +30,6 @@ USER_ERRORS = (ValueError, KeyError, OSError, UploadError, VideoDecodeError, YTV
 # One Session object per folder, shared by the tabs that show it, so two tabs
 # cannot overwrite each other's edits with stale copies.
 _OPEN: "weakref.WeakValueDictionary[Path, Session]" = weakref.WeakValueDictionary()
-
-
-def problem(message: str) -> dict:
-    gr.Warning(message)
-    return {"message": f"⚠️ {message}"}
 
 
 def examples() -> list[str]:
@@ -96,11 +92,15 @@ def _opened(session: Session) -> Session:
 
 
 def _loaded(studio, browser, session, message) -> dict:
+    """A session is open in this tab: show it, and fold Load (and Ask, once there are tracks) away."""
     m = session.meta
-    return {"session": session, **full_view(session, 0, message), "video_info": _video_info(session),
+    return {"session": session, **changed(studio, session, None, message, select=None, seek=0),
+            "video_info": _video_info(session),
             "sessions": gr.update(choices=session_choices(studio, browser), value=m.id),
             "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
-            "run_status": ""}
+            "threshold": m.threshold, "run_status": "",
+            "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
+            "ask_acc": gr.update(open=not session.state.tracks)}
 
 
 def load_video(studio, browser, files, folder_files, example, stride, max_frames, min_size,
@@ -126,7 +126,8 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
                                  progress=lambda d, n: progress((d, n), desc="decoding frames"))
     except USER_ERRORS as e:
         return problem(str(e))
-    return _loaded(studio, browser, _opened(session), f"Loaded {name}. Now type what to look for and press **Run**.")
+    return _loaded(studio, browser, _opened(session),
+                   f"Loaded {md(name)}. Now type what to look for and press **Run**.")
 
 
 def resume(studio, browser, session_id) -> dict:
@@ -139,11 +140,11 @@ def resume(studio, browser, session_id) -> dict:
     except USER_ERRORS as e:
         return problem(f"cannot resume: {e}")
     n = len(session.state.tracks)
-    return _loaded(studio, browser, session, f"Resumed **{session.meta.original_name}**: {n} tracks, "
+    return _loaded(studio, browser, session, f"Resumed **{md(session.meta.original_name)}**: {n} tracks, "
                    f"{len(session.history.undo_stack)} undoable edits.")
 
 
-def import_json(session, file, t) -> dict:
+def import_json(studio, session, value, file) -> dict:
     """YTVIS JSON (dataset or results form) onto the loaded video, as one undoable step."""
     if session is None:
         return problem("load the video the annotations belong to first")
@@ -157,8 +158,8 @@ def import_json(session, file, t) -> dict:
         return problem(f"{Path(file).name} is not valid JSON ({e})")
     except USER_ERRORS as e:
         return problem(str(e))
-    session.selected = None
-    return full_view(session, t, f"Imported: {'; '.join(proposal.notes)}. Undo reverts the import.")
+    return changed(studio, session, where(session, value).selected,
+                   f"Imported: {md('; '.join(proposal.notes))}. Undo reverts the import.", select=None)
 
 
 def export(session, kind: str) -> dict:

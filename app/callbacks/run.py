@@ -8,8 +8,9 @@ import gradio as gr
 from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUnavailable, parse_vocabulary_text
 from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
 
-from app.callbacks.files import USER_ERRORS, problem
-from app.callbacks.view import full_view
+from app.callbacks.files import USER_ERRORS
+from app.callbacks.text import html_text, md, problem
+from app.callbacks.view import changed, where
 from app.run_job import RunJob
 from app.session.from_engine import vocabulary_for_requery
 
@@ -44,13 +45,14 @@ def input_size(value) -> int:
     return min(max(int(value), MIN_INPUT), MAX_INPUT)
 
 
-def run(studio, session, vocab_text, vocab_std, model_choice, custom_path, min_size):
-    """Start a run in the background and stream its progress (a generator)."""
+def run(studio, session, value, vocab_text, vocab_std, model_choice, custom_path, min_size):
+    """Queue a run and stream its place in the queue, then its progress (a generator).
+    The last update holds the new tracks, or says why there are none."""
     if session is None:
-        yield problem("load a video first")
+        yield problem("load a video first, then type the classes and press Run")
         return
     if session.job is not None and session.job.running:
-        yield problem("a run is already in progress for this video")
+        yield problem("a run is already waiting or working for this video (Cancel stops it)")
         return
     try:
         vocabulary = build_vocabulary(vocab_text, vocab_std)
@@ -60,29 +62,25 @@ def run(studio, session, vocab_text, vocab_std, model_choice, custom_path, min_s
         yield problem(str(e))
         return
     session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
-    job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary,
-                 min_size=size)
+    job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
+                 queue=studio.runs)
     session.job = job.start()
     while job.running:
         yield {"run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
-    yield {"run_status": job.status_html(), "message": f"⚠️ {job.error}" if job.error else job.message}
-
-
-def after_run(session, t) -> dict:
-    """Refresh the view once a run ended (chained after `run`)."""
-    if session is None or session.job is None or session.job.error:
-        return {}
-    session.selected = None
-    return full_view(session, t, session.job.message +
-                     " Change the vocabulary and press **Re-label** to ask again without re-running.")
+    if job.error:
+        yield {"run_status": job.status_html(), "message": f"⚠️ {md(job.error)}"}
+        return
+    selected = where(session, value).selected
+    yield {"run_status": job.status_html(), "ask_acc": gr.update(open=False),
+           **changed(studio, session, selected, md(job.message) + " Change the classes and press **Re-label** to "
+                     "ask again without re-running.", select=None)}
 
 
 def cancel(session) -> dict:
     if session is None or session.job is None or not session.job.running:
-        return {"message": "No run in progress."}
-    session.job.cancel.set()
-    return {"message": "Cancelling…"}
+        return {"message": "No run is waiting or working for this video."}
+    return {"message": session.job.stop()}
 
 
 def _result_for_current_vocabulary(studio, session):
@@ -92,7 +90,7 @@ def _result_for_current_vocabulary(studio, session):
     return session.result
 
 
-def requery(studio, session, vocab_text, vocab_std, t) -> dict:
+def requery(studio, session, value, vocab_text, vocab_std) -> dict:
     """New vocabulary, same video pass: re-label from the stored CLIP features."""
     if session is None:
         return problem("load a video first")
@@ -104,7 +102,7 @@ def requery(studio, session, vocab_text, vocab_std, t) -> dict:
         return problem(str(e))
     if session.analysis is None:
         # Imported annotations or no run yet: nothing to classify, but the names can change.
-        return problem("re-labelling needs the model's analysis of this video: press **Run** once first")
+        return problem("re-labelling needs the model's analysis of this video: press Run once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
     try:
@@ -115,9 +113,10 @@ def requery(studio, session, vocab_text, vocab_std, t) -> dict:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
     kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
-    msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
-           f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
-    return {**full_view(session, t, msg), "run_status": f"<div class='run-status ok'>{msg}</div>"}
+    text = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
+            f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
+    return {**changed(studio, session, where(session, value).selected, md(text)),
+            "run_status": f"<div class='run-status ok'>{html_text(text)}</div>"}
 
 
 def candidates(studio, session) -> dict:
@@ -137,16 +136,16 @@ def candidates(studio, session) -> dict:
             else "Every query slot is already an instance."}
 
 
-def promote(studio, session, query, t) -> dict:
+def promote(studio, session, value, query) -> dict:
     if session is None:
         return problem("load a video first")
     if query is None:
-        return problem("pick a query track to promote (press **Show dropped objects** first)")
+        return problem("pick a query track to promote (press ‘Show dropped objects’ first)")
     try:
         _result_for_current_vocabulary(studio, session)
         edit = session.promote(int(query))
     except MODEL_ERRORS as e:
         return problem(str(e))
     new_id = max(session.state.tracks)
-    session.selected = new_id
-    return full_view(session, t, f"{edit.label}. Undo reverts it.")
+    return changed(studio, session, where(session, value).selected, f"{md(edit.label)}. Undo reverts it.",
+                   select=new_id)

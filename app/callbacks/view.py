@@ -1,158 +1,101 @@
-"""What every handler returns: the view of a session, as {output name: value}.
+"""What the handlers send back: the viewer's value and the tools beside the selection.
 
-ui.py turns these dicts into Gradio outputs; names not in a dict are left
-unchanged. `frame_view` is the fast path (scrubbing, playing): one image.
+The browser draws frames, overlays, the timeline and the track list itself
+(app/static/viewer.js), so a handler never re-renders them: after an edit it
+sends the viewer's new value (a small dict whose key tells the browser to
+fetch what changed) and the few tool widgets that depend on the selection.
+Selecting a track sends the tools only.
 """
 from __future__ import annotations
 
 import gradio as gr
 
-from app import render
+from app.callbacks.text import md
+from app.viewer.component import KEEP, view_input, viewer_value
 
-# Outputs `full_view` fills, in the order ui.py wires them.
-FULL_VIEW = ("viewer", "frame", "frame_info", "table", "timeline", "selected_info", "top5", "class_chart",
-             "merge_with", "history", "message", "undo", "redo")
-
-
-def clamp_frame(session, t) -> int:
-    try:
-        t = int(t or 0)
-    except (TypeError, ValueError):
-        t = 0
-    return min(max(t, 0), session.meta.num_frames - 1)
+# Outputs `tools` fills; `changed` adds the viewer and the message.
+TOOLS = ("selected_info", "hide_btn", "merge_with", "undo", "redo", "history")
+CHANGED = ("viewer", "message", *TOOLS)
 
 
 def names(session) -> dict:
     return {c.id: c.name for c in session.state.vocabulary.classes}
 
 
-def shown_tracks(session) -> list:
-    """Visible tracks; the selected one stays shown even under the threshold."""
-    tracks = session.state.visible(session.meta.threshold)
-    sel = session.state.tracks.get(session.selected)
-    if sel is not None and sel not in tracks:
-        tracks.append(sel)
-    return tracks
+def where(session, value):
+    """The viewer's value as the handlers use it (frame clamped, ids as ints)."""
+    return view_input(value, session.meta.num_frames)
 
 
-def frame_image(session, t: int):
-    frame = session.frames.get(t)
-    return render.render_frame(frame, shown_tracks(session), t, names=names(session), selected=session.selected)
+def span(track) -> str:
+    frames = track.frames
+    if not frames:
+        return "no frames"
+    return f"frames {frames[0]}–{frames[-1]}" + ("" if len(frames) == frames[-1] - frames[0] + 1 else
+                                                f" ({len(frames)} of them)")
 
 
-def frame_info(session, t: int) -> str:
-    m = session.meta
-    present = sum(1 for tr in shown_tracks(session) if tr.segmentations[t] is not None)
-    time_s = f" · {t / m.fps:.2f} s" if m.fps else ""
-    return f"Frame **{t}** / {m.num_frames - 1}{time_s} · {present} instance(s) on this frame"
-
-
-def frame_view(session, t) -> dict:
-    if session is None:
-        return {}
-    t = clamp_frame(session, t)
-    return {"viewer": frame_image(session, t), "frame_info": frame_info(session, t)}
-
-
-def selected_info(session) -> str:
-    tr = session.state.tracks.get(session.selected)
+def selected_info(session, selected) -> str:
+    tr = session.state.tracks.get(selected)
     if tr is None:
-        return "No instance selected: click one on the image or in the table."
-    label = session.state.class_name(tr.category_id)
+        return "No instance selected: click one on the frame or in the list (Tab steps through this frame)."
     how = {"model": "found by the model", "promoted": "promoted from a low-score query",
-           "imported": "imported", "split": "split off another track"}[tr.origin]
-    extra = " · label set by hand (re-query keeps it)" if tr.by_hand else ""
-    hidden = " · **hidden**" if tr.hidden else ""
-    span = f"frames {tr.first_frame}–{tr.last_frame}" if tr.frames else "no frames"
-    return f"**#{tr.id} {label}** · score {tr.score:.3f} · {span} · {how}{extra}{hidden}"
+           "imported": "imported", "split": "split off another track"}.get(tr.origin, tr.origin)
+    extra = " · label set by hand (re-label keeps it)" if tr.by_hand else ""
+    shown = " · **hidden** (h shows it)" if tr.hidden else (
+        " · under the score threshold" if tr.score < session.meta.threshold else "")
+    return (f"**#{tr.id} {md(session.state.class_name(tr.category_id))}** · score {tr.score:.3f} · {span(tr)} · "
+            f"{how}{extra}{shown}")
 
 
-def top5_choices(session) -> list[tuple[str, int]]:
-    tr = session.state.tracks.get(session.selected)
-    if tr is None:
-        return []
+def merge_choices(session, selected) -> list[tuple[str, int]]:
+    """Every other track, with what tells two tracks apart: class, frames, score."""
     n = names(session)
-    return [(f"{n.get(cid, f'class {cid}')} ({score:.2f})", cid) for cid, score in tr.top_classes if cid in n]
+    out = []
+    for tr in sorted(session.state.tracks.values(), key=lambda tr: tr.id):
+        if tr.id != selected:
+            out.append((f"#{tr.id} {n.get(tr.category_id, f'class {tr.category_id}')} · {span(tr)} · "
+                        f"score {tr.score:.2f}", tr.id))
+    return out
 
 
 def history_text(session) -> str:
     h = session.history
-    last = h.undo_stack[-1].label if h.undo_stack else "nothing yet"
-    saved = f"saved to disk (revision {session.revision})"
-    return f"Last edit: {last} · {len(h.undo_stack)} undo / {len(h.redo_stack)} redo · {saved}"
+    last = md(h.undo_stack[-1].label) if h.undo_stack else "nothing yet"
+    return f"Last edit: {last} · {len(h.undo_stack)} undo / {len(h.redo_stack)} redo · saved (revision {session.revision})"
 
 
-def full_view(session, t, message: str = "") -> dict:
-    """Everything that depends on the tracks, for after an edit or a load."""
+def tools(session, selected) -> dict:
+    """The widgets that depend on the selection and the history."""
     if session is None:
-        return {"message": message}
-    t = clamp_frame(session, t)
-    n = names(session)
-    every = sorted(session.state.tracks.values(), key=lambda tr: tr.id)
-    tracks = sorted(shown_tracks(session), key=lambda tr: tr.id)
-    sel = session.state.tracks.get(session.selected)
-    others = [(f"#{tr.id} {n.get(tr.category_id, tr.category_id)}", tr.id) for tr in every if tr.id != session.selected]
+        return {"selected_info": "No video loaded.", "hide_btn": gr.update(value="Hide (h)"),
+                "merge_with": gr.update(choices=[], value=None), "undo": gr.update(interactive=False),
+                "redo": gr.update(interactive=False), "history": ""}
+    tr = session.state.tracks.get(selected)
     return {
-        "viewer": frame_image(session, t),
-        "frame": gr.update(maximum=max(session.meta.num_frames - 1, 1), value=t),
-        "frame_info": frame_info(session, t),
-        "table": render.instance_table(every, n, session.selected, session.meta.threshold),
-        "timeline": render.timeline_figure(tracks, session.meta.num_frames, n, session.selected),
-        "selected_info": selected_info(session),
-        "top5": gr.update(choices=top5_choices(session), value=None),
-        "class_chart": render.class_chart(sel, n),
-        "merge_with": gr.update(choices=others, value=None),
-        "history": history_text(session),
-        "message": message,
+        "selected_info": selected_info(session, selected),
+        "hide_btn": gr.update(value="Show (h)" if tr is not None and tr.hidden else "Hide (h)"),
+        "merge_with": gr.update(choices=merge_choices(session, selected), value=None),
         "undo": gr.update(interactive=bool(session.history.undo_stack)),
         "redo": gr.update(interactive=bool(session.history.redo_stack)),
+        "history": history_text(session),
     }
 
 
-def select_track(session, t, track_id, message: str = "") -> dict:
+def changed(studio, session, selected, message: str = "", *, select=KEEP, seek=None) -> dict:
+    """After anything that changed the session: the viewer's new state, the tools, the message.
+    `select` (a track id or None) makes the browser select it; KEEP leaves its selection."""
+    now = selected if select is KEEP else select
+    if now is not None and now not in session.state.tracks:
+        now, select = None, None
+    return {"viewer": viewer_value(studio.viewer, session, select=select, seek=seek),
+            "message": message, **tools(session, now)}
+
+
+def select_track(session, value, evt: gr.EventData) -> dict:
+    """The viewer's `track` event: the user selected a track (or none) in the browser."""
     if session is None:
-        return {}
-    session.selected = track_id if track_id in session.state.tracks else None
-    return full_view(session, t, message)
-
-
-def select_from_table(session, t, evt: gr.SelectData) -> dict:
-    if session is None or not evt.row_value:
-        return {}
-    try:
-        track_id = int(evt.row_value[0])
-    except (TypeError, ValueError):
-        return {}
-    return select_track(session, t, track_id)
-
-
-def select_from_image(session, t, evt: gr.SelectData) -> dict:
-    """A click on the viewer selects the instance under the pointer (or clears)."""
-    if session is None or not evt.index:
-        return {}
-    t = clamp_frame(session, t)
-    h, w = session.frames.get(t).shape[:2]
-    x, y = evt.index[0], evt.index[1]
-    return select_track(session, t, render.track_at(shown_tracks(session), t, x, y, (w, h)))
-
-
-def step(session, t, delta: int) -> dict:
-    if session is None:
-        return {}
-    t = clamp_frame(session, (t or 0) + delta)
-    return {"frame": t, **frame_view(session, t)}
-
-
-def play_tick(session, t) -> dict:
-    """One timer tick while playing: the next frame, stopping at the end."""
-    if session is None:
-        return {"timer": gr.Timer(active=False), "play": "▶ Play"}
-    t = clamp_frame(session, t)
-    if t >= session.meta.num_frames - 1:
-        return {"timer": gr.Timer(active=False), "play": "▶ Play"}
-    return step(session, t, 1)
-
-
-def toggle_play(session, playing: bool) -> dict:
-    playing = not playing and session is not None
-    return {"timer": gr.Timer(active=playing), "play": "⏸ Pause" if playing else "▶ Play", "playing": playing}
+        return tools(None, None)
+    data = getattr(evt, "_data", None) or {}
+    track = where(session, {"selected": data.get("track")}).selected
+    return tools(session, track if track in session.state.tracks else None)

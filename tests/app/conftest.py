@@ -53,3 +53,11 @@ def snapshot(session):
     """Comparable state: tracks (metadata and masks) and the vocabulary."""
     return ({tid: (t.meta(), t.segmentations) for tid, t in session.state.tracks.items()},
             session.state.vocabulary, frozenset(session.state.dismissed))
+
+
+def plain(markdown: str) -> str:
+    """What a Markdown message reads as: backslash escapes and entities resolved
+    (app.callbacks.text.md escapes every user-supplied text)."""
+    import html
+    import re
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.app.conftest import BROWSER, snapshot
+from tests.app.conftest import BROWSER, plain, snapshot
 
-from app.callbacks import edit, files, run, view
+from app.callbacks import edit, files, run
 from app.config import Studio, StudioConfig, parse_args
 from app.model_service import ModelService
 from app.run_job import RunJob
@@ -38,7 +38,7 @@ def load(studio, video_file):
 
 
 def run_to_end(studio, session, classes="red square, green square"):
-    updates = list(run.run(studio, session, classes, None, "default", "", 64))
+    updates = list(run.run(studio, session, None, classes, None, "default", "", 64))
     assert any("progress" in u.get("run_status", "") for u in updates[:-1])
     return updates[-1]
 
@@ -47,7 +47,7 @@ def run_to_end(studio, session, classes="red square, green square"):
 def ran(studio, video_file):
     session = load(studio, video_file)
     last = run_to_end(studio, session)
-    assert "Run:" in last["message"], last
+    assert "Run:" in plain(last["message"]), last
     return session
 
 
@@ -59,8 +59,6 @@ def test_run_makes_one_track_per_query_and_keeps_the_analysis(ran):
     assert ran.state.vocabulary.names == ["red square", "green square"]
     assert (ran.folder / "analysis.pt").exists()
     assert ran.history.undo_stack[-1].label.startswith("Run:")
-    view_ = run.after_run(ran, 0)
-    assert len(view_["table"].data) == len(tracks)
 
 
 def test_cancel_leaves_the_tracks_as_they_were(studio, ran):
@@ -70,7 +68,7 @@ def test_cancel_leaves_the_tracks_as_they_were(studio, ran):
     job.start().done.wait(60)
     assert job.error.startswith("Cancelled")
     assert snapshot(ran) == before
-    assert run.cancel(ran)["message"] == "No run in progress."
+    assert run.cancel(ran)["message"] == "No run is waiting or working for this video."
 
 
 def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monkeypatch):
@@ -79,16 +77,16 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
     args = parse_args(["--model", "clipvis_r50_lvis", "--workdir", str(tmp_path / "w")])
     no_weights = Studio(config=StudioConfig.from_args(args), service=ModelService(args))
     session = load(no_weights, video_file)
-    last = list(run.run(no_weights, session, "person", None, "default", "", 64))[-1]
-    assert "No model weights" in last["message"] and "place it at" in last["message"]
-    assert "clipvis_r50_lvis.pth" in last["message"]
+    last = plain(list(run.run(no_weights, session, None, "person", None, "default", "", 64))[-1]["message"])
+    assert "No model weights" in last and "place it at" in last
+    assert "clipvis_r50_lvis.pth" in last
 
 
 def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
     hand, *others = sorted(ran.state.tracks)
     ran.relabel(hand, "my label")
-    out = run.requery(studio, ran, "circle, triangle", None, 0)
-    assert "without re-running" in out["message"]
+    out = run.requery(studio, ran, None, "circle, triangle", None)
+    assert "without re-running" in plain(out["message"])
     names = {tid: ran.state.class_name(t.category_id) for tid, t in ran.state.tracks.items()}
     assert names[hand] == "my label"
     assert all(names[t] in ("circle", "triangle") for t in others)
@@ -105,13 +103,13 @@ def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
 def test_requery_survives_a_restart(studio, ran):
     again = Session.open(studio.config.workdir, BROWSER, ran.meta.id)
     assert again.analysis is not None
-    run.requery(studio, again, "blob", None, 0)
+    run.requery(studio, again, None, "blob", None)
     assert {again.state.class_name(t.category_id) for t in again.state.tracks.values()} == {"blob"}
 
 
 def test_requery_needs_a_run(studio, video_file):
     session = load(studio, video_file)
-    assert "Run" in run.requery(studio, session, "x", None, 0)["message"]
+    assert "Run" in run.requery(studio, session, None, "x", None)["message"]
 
 
 def test_promote_a_dropped_query(studio, ran):
@@ -121,8 +119,8 @@ def test_promote_a_dropped_query(studio, ran):
     query = choices[0][1]
     assert query not in {t.query for t in ran.state.tracks.values()}
     before = snapshot(ran)
-    run.promote(studio, ran, query, 0)
-    new = ran.state.get(ran.selected)
+    out = run.promote(studio, ran, None, query)
+    new = ran.state.get(out["viewer"]["cmd"]["select"])  # the browser is told to select the new track
     assert new.origin == "promoted" and new.query == query and new.frames
     ran.undo()
     assert snapshot(ran) == before
@@ -132,7 +130,7 @@ def test_deleted_model_tracks_do_not_come_back_on_requery(studio, ran):
     victim = max(ran.state.tracks)
     query = ran.state.get(victim).query
     ran.delete(victim)
-    run.requery(studio, ran, "red square, green square", None, 0)
+    run.requery(studio, ran, None, "red square, green square", None)
     assert query not in {t.query for t in ran.state.tracks.values()}
 
 
@@ -145,12 +143,12 @@ def test_export_and_reimport_reproduce_the_tracks(studio, ran, tmp_path):
     for tid in list(ran.state.tracks):
         ran.delete(tid)
     assert not ran.state.tracks
-    files.import_json(ran, dataset, 0)
+    files.import_json(studio, ran, None, dataset)
     assert snapshot(ran)[0] == expected[0]  # same ids, labels, scores, masks, studio fields
     assert {c.name for c in ran.state.vocabulary.classes} == {c.name for c in expected[1].classes}
 
     obj = json.loads(open(results).read())
-    files.import_json(ran, results, 0)
+    files.import_json(studio, ran, None, results)
     got = sorted((t.category_id, round(t.score, 6), t.segmentations) for t in ran.state.tracks.values())
     want = sorted((r["category_id"], round(r["score"], 6),
                    tuple(None if s is None else s for s in r["segmentations"])) for r in obj)
@@ -168,8 +166,8 @@ def test_import_refuses_another_videos_annotations(studio, ran, tmp_path):
     path = tmp_path / "short.json"
     path.write_text(json.dumps(dataset))
     before = snapshot(ran)
-    out = files.import_json(ran, str(path), 0)
-    assert "5 frames" in out["message"] and "8 frames" in out["message"]
+    out = files.import_json(studio, ran, None, str(path))
+    assert "5 frames" in plain(out["message"]) and "8 frames" in plain(out["message"])
     assert snapshot(ran) == before
 
 
@@ -184,35 +182,22 @@ def test_davis_and_overlay_exports(ran):
     assert open_video(overlay["export_file"]).info.num_frames == 8
 
 
-def test_threshold_hides_from_view_and_export(ran):
+def test_threshold_hides_from_view_and_export(studio, ran):
+    from app.viewer.document import snapshot as view_snapshot
+    from app.viewer.document import track_rows
     scores = sorted(t.score for t in ran.state.tracks.values())
     cut = (scores[0] + scores[-1]) / 2 if scores[0] < scores[-1] else scores[-1] + 1
-    out = edit.set_threshold(ran, 0, cut)
-    shown = out["table"].data["shown"].tolist()
-    assert shown.count("✓") == sum(s >= cut for s in scores)
-    assert shown.count("under threshold") == sum(s < cut for s in scores)  # still listed, to be selected
+    out = edit.set_threshold(studio, ran, None, cut)
+    assert out["viewer"]["rev"] == ran.revision  # the browser fetches the overlays again
+    rows = track_rows(view_snapshot(ran))["tracks"]
+    assert sum(r["shown"] for r in rows) == sum(s >= cut for s in scores)
+    assert len(rows) == len(scores)  # weak ones still listed, to be selected
     msg = files.export(ran, "dataset")["message"]
     assert "left out" in msg
     assert len(ran.state.tracks) == len(scores)  # nothing deleted
 
 
-def test_clicking_the_image_selects_the_instance_under_the_pointer(ran):
-    import gradio as gr
-    tid = min(ran.state.tracks)
-    ran.set_threshold(0)
-    mask = np.zeros((72, 96), bool)
-    mask[30:40, 40:50] = True
-    ran.set_mask(tid, 0, mask)
-    for other in [t for t in ran.state.tracks if t != tid]:
-        ran.set_hidden(other, True)
-    k = ran.frames.get(0).shape[1] / 96  # clicks come in display pixels
-    view.select_from_image(ran, 0, gr.SelectData(None, {"index": [45 * k, 35 * k], "value": None}))
-    assert ran.selected == tid
-    view.select_from_image(ran, 0, gr.SelectData(None, {"index": [2 * k, 2 * k], "value": None}))
-    assert ran.selected is None
-
-
-def test_viewing_and_editing_answer_while_a_run_works(ran):
+def test_viewing_and_editing_answer_while_a_run_works(studio, ran):
     """The run holds no lock the viewer or the editing tools need."""
     import threading
 
@@ -232,13 +217,18 @@ def test_viewing_and_editing_answer_while_a_run_works(ran):
             raise Cancelled("cancelled")
 
     job = RunJob(session=ran, service=BusyService(), spec="default", vocabulary=ran.state.vocabulary,
-                 min_size=64).start()
+                 min_size=64, queue=studio.runs).start()
     results = {}
 
     def use_the_ui():
-        results["view"] = view.frame_view(ran, 3)
-        ran.selected = min(ran.state.tracks)
-        results["edit"] = edit.relabel(ran, 3, "while running")
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+
+        from app.viewer.routes import viewer_routes
+        http = TestClient(FastAPI(routes=viewer_routes(studio.viewer)))
+        results["view"] = http.get(f"/clipvis/v/{studio.viewer.token(ran)}/overlay/3")
+        value = {"frame": 3, "selected": min(ran.state.tracks)}
+        results["edit"] = edit.relabel(studio, ran, value, "while running")
 
     worker = threading.Thread(target=use_the_ui)
     worker.start()
@@ -247,11 +237,11 @@ def test_viewing_and_editing_answer_while_a_run_works(ran):
     gate.set()
     job.done.wait(60)
     assert still_running and not worker.is_alive()
-    assert results["view"]["viewer"].shape[2] == 3
-    assert "→ while running" in results["edit"]["message"]
+    assert results["view"].status_code == 200
+    assert "→ while running" in plain(results["edit"]["message"])
 
 
-def test_values_from_the_client_are_checked(ran, tmp_path):
+def test_values_from_the_client_are_checked(studio, ran, tmp_path):
     from clipvis.vocab import VocabularyError
 
     secret = tmp_path / "secret.txt"
@@ -260,6 +250,6 @@ def test_values_from_the_client_are_checked(ran, tmp_path):
         run.build_vocabulary("", str(secret))  # never read a server file as a vocabulary
     both = run.build_vocabulary("foo|bar, person", "coco")
     assert both.names[-1] == "foo" and both.names.count("person") == 1 and len(both) == 81
-    assert "⚠️" in edit.set_threshold(ran, 0, float("nan"))["message"]
+    assert "⚠️" in edit.set_threshold(studio, ran, None, float("nan"))["message"]
     assert run.input_size(10**6) == run.MAX_INPUT
     assert files.browser_id("../../etc") != "../../etc"

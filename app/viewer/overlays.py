@@ -1,0 +1,146 @@
+"""The pixels the browser viewer draws over a frame, rendered from the RLE masks.
+
+The browser shows the display JPEG of a frame and, on top of it, one overlay
+image holding every shown instance of that frame (colour fill plus outline,
+smaller instances on top of larger ones, so what is on top is what a click
+picks). The selected instance is drawn by the browser from its own mask
+(`track_mask_png`), which is why the overlay does not depend on the
+selection and stays cached while the user selects.
+
+Labels are not burnt in: the browser draws them from the boxes returned with
+the overlay, so class names appear exactly as typed (any script, any
+character) and stay readable at any zoom.
+
+Masks are stored at the video's full size; everything here is at the size of
+the display frame. One label map is filled at full size (column-major, as
+pycocotools decodes) and shrunk once, instead of shrinking every mask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from clipvis.formats.overlay import instance_color
+from clipvis.formats.rle import rle_area, rle_bbox, rle_to_mask
+
+FILL_ALPHA = 110  # of 255: the frame stays readable under the masks
+OUTLINE_ALPHA = 255
+PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]  # mostly transparent images: fast and still small
+
+
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """The one colour of a track everywhere: frame, list, timeline, exports' overlay video."""
+    return instance_color(track_id)
+
+
+def hex_color(rgb) -> str:
+    return "#%02x%02x%02x" % tuple(int(c) for c in rgb)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Full-size (h, w) of the masks and display size (w, h) of the frames."""
+
+    full_hw: tuple[int, int]
+    display_wh: tuple[int, int]
+
+    def box_to_display(self, box) -> list[int]:
+        """[x, y, w, h] at full size -> the same box in display pixels (rounded outwards)."""
+        sx = self.display_wh[0] / self.full_hw[1]
+        sy = self.display_wh[1] / self.full_hw[0]
+        x0, y0 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
+        x1, y1 = int(np.ceil((box[0] + box[2]) * sx)), int(np.ceil((box[1] + box[3]) * sy))
+        return [x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)]
+
+    def to_full(self, x: float, y: float) -> tuple[int, int] | None:
+        """A display pixel -> the full-size pixel under it, or None outside the frame."""
+        dw, dh = self.display_wh
+        if not (0 <= x < dw and 0 <= y < dh):
+            return None
+        h, w = self.full_hw
+        return min(int(x * w / dw), w - 1), min(int(y * h / dh), h - 1)
+
+
+def stacking(tracks, t: int) -> list:
+    """The tracks with a non-empty mask on frame t, largest first: drawn in
+    this order, smaller instances end up on top, where a click finds them."""
+    areas = {tr.id: rle_area(tr.segmentations[t]) for tr in tracks if tr.segmentations[t] is not None}
+    present = [tr for tr in tracks if areas.get(tr.id, 0) > 0]
+    present.sort(key=lambda tr: (-areas[tr.id], tr.id))
+    return present
+
+
+def render_overlay(tracks, t: int, geo: Geometry) -> tuple[np.ndarray | None, list[list[int]]]:
+    """(BGRA overlay at display size or None if nothing is on frame t, boxes).
+
+    boxes: [[track id, x, y, w, h], ...] in display pixels, in drawing order.
+    """
+    present = stacking(tracks, t)
+    if not present:
+        return None, []
+    h, w = geo.full_hw
+    dtype = np.uint8 if len(present) < 255 else np.uint16
+    index = np.zeros((h, w), dtype=dtype, order="F")
+    for k, tr in enumerate(present):
+        np.copyto(index, k + 1, where=rle_to_mask(tr.segmentations[t], order="F"))
+    index = np.ascontiguousarray(index)
+    dw, dh = geo.display_wh
+    if (dw, dh) != (w, h):
+        index = cv2.resize(index, (dw, dh), interpolation=cv2.INTER_NEAREST)
+    lut = np.zeros((len(present) + 1, 4), np.uint8)
+    for k, tr in enumerate(present):
+        r, g, b = track_color(tr.id)
+        lut[k + 1] = (b, g, r, FILL_ALPHA)
+    bgra = lut[index]
+    # An outline pixel is one whose right or lower neighbour belongs to another instance (or none).
+    edge = np.zeros(index.shape, bool)
+    edge[:, :-1] |= index[:, :-1] != index[:, 1:]
+    edge[:-1, :] |= index[:-1, :] != index[1:, :]
+    edge[:, 1:] |= index[:, 1:] != index[:, :-1]
+    edge[1:, :] |= index[1:, :] != index[:-1, :]
+    edge &= index > 0
+    bgra[edge, 3] = OUTLINE_ALPHA
+    boxes = [[tr.id, *geo.box_to_display(rle_bbox(tr.segmentations[t]))] for tr in present]
+    return bgra, boxes
+
+
+def track_mask(track, t: int, geo: Geometry) -> np.ndarray | None:
+    """The track's mask on frame t at display size as (h, w) bool, or None if absent."""
+    seg = track.segmentations[t]
+    if seg is None:
+        return None
+    mask = rle_to_mask(seg)
+    dw, dh = geo.display_wh
+    if (mask.shape[1], mask.shape[0]) != (dw, dh):
+        mask = cv2.resize(mask.view(np.uint8), (dw, dh), interpolation=cv2.INTER_NEAREST).view(bool)
+    return mask
+
+
+def mask_bgra(mask: np.ndarray) -> np.ndarray:
+    """A bool mask as white pixels whose alpha is the mask: what the browser
+    colours and outlines for the selected instance and the brush."""
+    out = np.zeros((*mask.shape, 4), np.uint8)
+    out[mask] = 255
+    return out
+
+
+def encode_png(bgra: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", bgra, PNG_FAST)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def pick(tracks, t: int, x: float, y: float, geo: Geometry) -> int | None:
+    """The id of the instance drawn on top at display pixel (x, y) of frame t:
+    the smallest mask under the pointer, as `render_overlay` stacks them."""
+    at = geo.to_full(x, y)
+    if at is None:
+        return None
+    fx, fy = at
+    for tr in reversed(stacking(tracks, t)):  # smallest (topmost) first
+        if rle_to_mask(tr.segmentations[t], order="F")[fy, fx]:
+            return tr.id
+    return None

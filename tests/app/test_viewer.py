@@ -1,0 +1,265 @@
+"""The viewer's server side: overlay pixels, the HTTP routes, the value it
+exchanges with the handlers, and the handlers that act on what it shows."""
+from __future__ import annotations
+
+import base64
+import json
+import types
+
+import cv2
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from clipvis.formats.rle import mask_to_rle, rle_to_mask
+from tests.app.conftest import plain, snapshot, squares_masks
+
+from app.callbacks import edit, view
+from app.config import Studio, StudioConfig, parse_args
+from app.session import Track
+from app.session.operations import replace_all
+from app.viewer.component import EMPTY, ViewInput, view_input, viewer_value
+from app.viewer.document import runs
+from app.viewer.document import snapshot as view_snapshot
+from app.viewer.overlays import FILL_ALPHA, Geometry, pick, render_overlay, track_color
+from app.viewer.registry import ByteCache, ViewerRegistry
+from app.viewer.routes import viewer_routes
+
+DISPLAY = (640, 480)  # the 96x72 test video is shown enlarged to 640 wide
+
+
+@pytest.fixture
+def studio(tmp_path):
+    args = parse_args(["--workdir", str(tmp_path / "work")])
+    return Studio(config=StudioConfig.from_args(args), service=None)
+
+
+@pytest.fixture
+def client(studio, tracked):
+    app = FastAPI(routes=viewer_routes(studio.viewer))
+    return TestClient(app), studio.viewer.token(tracked)
+
+
+def decode(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def event(**data):
+    return types.SimpleNamespace(_data=data)
+
+
+def shown(session, frame=0, selected=None, rev=None):
+    """The viewer's value as the browser sends it with an edit."""
+    return {**viewer_value(ViewerRegistry(), session), "frame": frame, "selected": selected,
+            "rev": session.revision if rev is None else rev}
+
+
+# ---- overlay pixels ---------------------------------------------------------------------
+
+def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tracked):
+    red, green = squares_masks()
+    big = np.zeros((72, 96), bool)
+    big[5:70, 2:90] = True  # covers both squares
+    tracks = list(tracked.state.tracks.values()) + [
+        Track(id=3, category_id=1, score=0.5, segmentations=(mask_to_rle(big),) + (None,) * 7)]
+    geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
+    bgra, boxes = render_overlay(tracks, 0, geo)
+    assert bgra.shape == (480, 640, 4)
+    # Drawn largest first: the big mask under the two squares.
+    assert [b[0] for b in boxes] == [3, 1, 2]
+    up = cv2.resize(red[0].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
+    inner = cv2.erode(up.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
+    r, g, b = track_color(1)
+    assert (bgra[inner][:, :3] == (b, g, r)).all() and (bgra[inner][:, 3] == FILL_ALPHA).all()
+    outside = ~cv2.resize(big.view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
+    assert (bgra[outside][:, 3] == 0).all()
+    # Boxes in display pixels: the red square is x 5..25, y 10..30 of 96x72.
+    assert boxes[1][1:] == [33, 66, 134, 134]
+    # A click picks what is drawn on top: the square, not the big mask under it.
+    assert pick(tracks, 0, 100, 120, geo) == 1
+    assert pick(tracks, 0, 620, 460, geo) is None
+    assert pick(tracks, 0, 500, 200, geo) == 3
+    assert pick(tracks, 0, -1, 5, geo) is None and pick(tracks, 0, 640, 5, geo) is None
+
+
+def test_an_empty_frame_has_no_overlay(tracked):
+    geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
+    tracks = [tr.with_(segmentations=[None] * 8) for tr in tracked.state.tracks.values()]
+    assert render_overlay(tracks, 3, geo) == (None, [])
+
+
+def test_runs_are_the_frame_ranges():
+    assert runs([]) == [] and runs([3, 4, 5, 9]) == [[3, 5], [9, 9]] and runs([0]) == [[0, 0]]
+
+
+def test_byte_cache_stays_within_its_budget():
+    cache = ByteCache(100)
+    for k in range(10):
+        cache.put(k, b"x" * 30, 30)
+    assert cache.size <= 100 and cache.get(9) is not None and cache.get(0) is None
+    assert cache.put("huge", b"x" * 200, 200) and cache.get("huge") is None
+    made = []
+    assert cache.get_or_make("k", lambda: made.append(1) or b"abc") == b"abc"
+    assert cache.get_or_make("k", lambda: made.append(1) or b"abc") == b"abc" and made == [1]
+
+
+# ---- the routes -------------------------------------------------------------------------
+
+def test_routes_serve_frames_overlays_masks_and_the_track_list(client, tracked):
+    http, token = client
+    base = f"/clipvis/v/{token}"
+    r = http.get(f"{base}/frame/3")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.content == tracked.frames.path(3).read_bytes()
+
+    r = http.get(f"{base}/overlay/3")
+    assert r.status_code == 200 and r.headers["X-Rev"] == str(tracked.revision)
+    boxes = json.loads(r.headers["X-Boxes"])
+    assert sorted(b[0] for b in boxes) == [1, 2]
+    assert decode(r.content).shape == (480, 640, 4)
+
+    r = http.get(f"{base}/mask/1/3")
+    alpha = decode(r.content)[..., 3] > 0
+    want = cv2.resize(squares_masks()[0][3].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
+    assert (alpha == want).all()
+
+    doc = http.get(f"{base}/tracks").json()
+    assert [t["id"] for t in doc["tracks"]] == [1, 2] and doc["rev"] == tracked.revision
+    assert doc["tracks"][0]["runs"] == [[0, 7]] and doc["tracks"][0]["name"] == "square"
+
+    assert http.get(f"{base}/pick/3", params={"x": 100, "y": 150}).json()["track"] == 1
+
+
+def test_routes_follow_edits_and_refuse_what_does_not_exist(client, tracked):
+    http, token = client
+    base = f"/clipvis/v/{token}"
+    first = http.get(f"{base}/overlay/3")
+    tracked.set_hidden(1, True)
+    again = http.get(f"{base}/overlay/3")
+    assert int(again.headers["X-Rev"]) == int(first.headers["X-Rev"]) + 1
+    assert [b[0] for b in json.loads(again.headers["X-Boxes"])] == [2]
+    # The hidden track is not in the overlay, but it can still be picked while selected.
+    assert http.get(f"{base}/pick/3", params={"x": 100, "y": 150}).json()["track"] is None
+    assert http.get(f"{base}/pick/3", params={"x": 100, "y": 150, "sel": 1}).json()["track"] == 1
+    tracked.set_mask(2, 3, np.zeros((72, 96), bool))
+    tracked.set_hidden(1, False)
+    tracked.set_mask(1, 3, np.zeros((72, 96), bool))
+    gone = http.get(f"{base}/overlay/3")
+    assert gone.status_code == 204 and gone.headers["X-Boxes"] == "[]"
+    assert http.get(f"{base}/mask/1/3").status_code == 204
+    assert http.get(f"{base}/frame/8").status_code == 404
+    assert http.get(f"{base}/overlay/-1").status_code == 404
+    assert http.get(f"{base}/mask/99/0").status_code == 404
+    assert http.get("/clipvis/v/not-a-token/frame/0").status_code == 404
+    assert http.get(f"{base}/frame/x").status_code == 422
+
+
+def test_a_token_dies_with_its_session(studio, tmp_path, video_file):
+    import gc
+
+    from app.session import Session
+    s = Session.create(tmp_path / "w", "c" * 32, [video_file], "v.mp4")
+    token = studio.viewer.token(s)
+    assert studio.viewer.token(s) == token and len(token) >= 20 and studio.viewer.session(token) is s
+    assert "c" * 32 not in token and s.meta.id not in token
+    del s
+    gc.collect()
+    assert studio.viewer.session(token) is None
+
+
+# ---- the value between the viewer and the handlers ------------------------------------
+
+def test_viewer_value_and_what_comes_back_from_a_browser(studio, tracked):
+    v = viewer_value(studio.viewer, tracked, select=2, seek=99)
+    assert v["src"].startswith("clipvis/v/") and v["n"] == 8 and (v["w"], v["h"]) == DISPLAY
+    assert v["cmd"]["select"] == 2 and v["cmd"]["seek"] == 7
+    assert "cmd" not in viewer_value(studio.viewer, tracked)
+    assert viewer_value(studio.viewer, None) == EMPTY
+    assert str(tracked.folder) not in json.dumps(v)
+    assert view_input({"frame": 5, "selected": "2", "rev": 3}, 8) == ViewInput(5, 2, 3)
+    for junk in (None, [], "x", {"frame": "x", "selected": [1]}, {"frame": 10**30, "selected": True}):
+        got = view_input(junk, 8)
+        assert 0 <= got.frame <= 7 and got.selected is None
+    assert view_input({"frame": -4}, 8).frame == 0 and view_input({"frame": 99}, 8).frame == 7
+
+
+def test_edits_act_on_the_frame_and_track_the_viewer_shows(studio, tracked):
+    out = edit.split(studio, tracked, shown(tracked, frame=5, selected=1))
+    assert "Split #1 at frame 5" in plain(out["message"])
+    assert tracked.state.get(1).frames == [0, 1, 2, 3, 4]
+    # The browser keeps its selection; the tools describe it.
+    assert "cmd" not in out["viewer"] and out["selected_info"].startswith("**#1 square**")
+    out = edit.delete(studio, tracked, shown(tracked, frame=0, selected=2))
+    assert 2 not in tracked.state.tracks
+    assert out["viewer"]["cmd"]["select"] is None  # the selected track is gone: the browser clears it
+    out = edit.delete(studio, tracked, shown(tracked, frame=0, selected=None))
+    assert out["message"].startswith("⚠️") and set(out) == {"message"}
+
+
+def test_top_class_relabel_takes_the_class_from_the_server(studio, tracked):
+    tracked.commit(replace_all(tracked.state, [tracked.state.get(1).with_(top_classes=((2, 0.7), (1, 0.2)))],
+                               tracked.state.vocabulary, "scores"))
+    out = edit.relabel_top(studio, tracked, shown(tracked, selected=1), event(track=1, rank=1, name="ignored"))
+    assert tracked.state.get(1).category_id == 2 and "→ blob" in plain(out["message"])
+    out = edit.relabel_top(studio, tracked, shown(tracked, selected=1), event(track=1, rank=3))
+    assert "no top class 3" in out["message"]
+
+
+def strokes_png(add, erase) -> str:
+    img = np.zeros((*add.shape, 4), np.uint8)
+    img[add, 2] = 255
+    img[erase, 1] = 255
+    img[add | erase, 3] = 255
+    return "data:image/png;base64," + base64.b64encode(cv2.imencode(".png", img)[1].tobytes()).decode()
+
+
+def test_brush_strokes_land_on_the_frame_they_were_painted_on(studio, tracked):
+    add = np.zeros((480, 640), bool)
+    add[400:460, 500:600] = True  # bottom right, empty in the video
+    erase = np.zeros((480, 640), bool)
+    erase[:, :320] = True  # the left half
+    before = snapshot(tracked)[0]
+    # The tab has moved on to frame 6 by the time the strokes arrive: they still land on frame 2.
+    out = edit.paint(studio, tracked, shown(tracked, frame=6, selected=1),
+                     event(frame=2, track=1, png=strokes_png(add, erase)))
+    assert "Paint #1 on frame 2" in plain(out["message"])
+    mask = rle_to_mask(tracked.state.get(1).segmentations[2])
+    red = squares_masks()[0][2]
+    want = red.copy()
+    want[:, :48] = False
+    want[60:69, 75:90] = True  # 400..460 x 500..600 at 640/96 scale
+    assert (mask == want).all()
+    after = snapshot(tracked)[0]
+    assert after[2] == before[2]  # the other track is untouched
+    assert [t for t in range(8) if after[1][1][t] != before[1][1][t]] == [2]  # and so are the other frames
+
+
+def test_brush_strokes_that_are_not_right_are_refused(studio, tracked):
+    before = snapshot(tracked)
+    small = strokes_png(np.ones((10, 10), bool), np.zeros((10, 10), bool))
+    for png, why in [(small, "10x10"), ("data:image/png;base64,AAAA", "PNG"), ("x" * 100, "PNG"),
+                     ("data:image/png;base64," + "A" * (9 * 2**20), "too large"), (None, "PNG")]:
+        out = edit.paint(studio, tracked, shown(tracked, selected=1), event(frame=2, track=1, png=png))
+        assert why in out["message"], out["message"]
+    out = edit.paint(studio, tracked, shown(tracked), event(frame=99, track=1, png=small))
+    assert "no frame" in out["message"]
+    assert snapshot(tracked) == before
+
+
+def test_the_merge_picker_tells_tracks_apart(studio, tracked):
+    tracked.relabel(2, "<b>x</b> *y*")
+    choices = view.merge_choices(tracked, 1)
+    assert choices == [("#2 <b>x</b> *y* · frames 0–7 · score 0.40", 2)]
+    info = view.selected_info(tracked, 2)
+    assert "&lt;b&gt;x&lt;\\/b&gt; \\*y\\*" in info and "**#2 <b>x</b> *y***" in plain(info)
+
+
+def test_selecting_a_track_sends_the_tools_only(tracked):
+    out = view.select_track(tracked, shown(tracked), event(track=2))
+    assert set(out) == set(view.TOOLS)
+    assert out["selected_info"].startswith("**#2 blob**")
+    assert [v for _, v in out["merge_with"]["choices"]] == [1]
+    assert view.select_track(tracked, shown(tracked), event(track=77))["selected_info"].startswith("No instance")
+    hidden = tracked.set_hidden(2, True) and view.select_track(tracked, shown(tracked), event(track=2))
+    assert hidden["hide_btn"]["value"] == "Show (h)" and "hidden" in hidden["selected_info"]
