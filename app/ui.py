@@ -122,9 +122,6 @@ def _load_panel(c):
         with gr.Accordion("Sessions (resume your work)", open=True):
             c["sessions"] = gr.Dropdown(label="Saved sessions of this browser", choices=[], elem_id="sessions")
             c["resume_btn"] = gr.Button("Resume", elem_id="resume")
-        with gr.Accordion("Import YTVIS JSON (dataset or results form)", open=False):
-            c["import_file"] = gr.File(label="YTVIS JSON for the loaded video", file_types=[".json"])
-            c["import_btn"] = gr.Button("Import onto the loaded video")
 
 
 def _ask_panel(c, studio):
@@ -182,13 +179,20 @@ def _tools_panel(c):
 
 
 def _export_panel(c):
-    with gr.Accordion("5 · Export", open=True, elem_id="export-acc"):
+    with gr.Accordion("5 · Export (and import)", open=True, elem_id="export-acc"):
         with gr.Row():
             c["exp_dataset"] = gr.Button("YTVIS dataset JSON", size="sm", elem_id="export-dataset")
             c["exp_results"] = gr.Button("YTVIS results JSON", size="sm", elem_id="export-results")
             c["exp_davis"] = gr.Button("DAVIS PNGs (zip)", size="sm", elem_id="export-davis")
             c["exp_overlay"] = gr.Button("Overlay video (mp4)", size="sm", elem_id="export-overlay")
             c["export_file"] = gr.File(label="Download", interactive=False, elem_id="export-file", height=60)
+        with gr.Accordion("Import YTVIS JSON onto this video (dataset or results form)", open=False,
+                          elem_id="import-acc"):
+            with gr.Row():
+                c["import_file"] = gr.File(label="YTVIS JSON for the loaded video", file_types=[".json"],
+                                           elem_id="import-file", height=90)
+                c["import_btn"] = gr.Button("Import onto the loaded video", elem_id="import", scale=0,
+                                            min_width=200)
 
 
 def _events(demo, c, studio):
@@ -207,7 +211,7 @@ def _events(demo, c, studio):
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
     w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **ed)
-    w(c["import_btn"].click, p(files.import_json, studio), [S, V, c["import_file"]], changed, **ed)
+    w(c["import_btn"].click, p(files.import_json, studio), [S, V, c["import_file"]], changed + ["ask_acc"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.
     w(V.track, view.select_track, [S, V], list(view.TOOLS), trigger_mode="always_last", **fast)

@@ -158,8 +158,9 @@ def import_json(studio, session, value, file) -> dict:
         return problem(f"{Path(file).name} is not valid JSON ({e})")
     except USER_ERRORS as e:
         return problem(str(e))
-    return changed(studio, session, where(session, value).selected,
-                   f"Imported: {md('; '.join(proposal.notes))}. Undo reverts the import.", select=None)
+    return {**changed(studio, session, where(session, value).selected,
+                      f"Imported: {md('; '.join(proposal.notes))}. Undo reverts the import.", select=None),
+            "ask_acc": gr.update(open=False)}
 
 
 def export(session, kind: str) -> dict:

@@ -29,6 +29,14 @@ function createStudioViewer(element, props, trigger, watch) {
       <div class="cv-stage" tabindex="0" aria-label="Video frame: click an instance to select it">
         <canvas class="cv-canvas"></canvas>
         <div class="cv-empty">Load a video (or resume a session) to start.</div>
+        <div class="cv-float">
+          <button type="button" data-act="zoom-out" title="Zoom out (-)" aria-label="Zoom out">−</button>
+          <span class="cv-zoom">100%</span>
+          <button type="button" data-act="zoom-in" title="Zoom in (+; or the mouse wheel)" aria-label="Zoom in">+</button>
+          <button type="button" data-act="fit" title="Fit the frame (0)">Fit</button>
+          <button type="button" data-act="brush" class="cv-brush-toggle" title="Brush: paint the selected mask on this frame (b)">Brush</button>
+          <button type="button" data-act="help" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">?</button>
+        </div>
         <div class="cv-status" aria-live="polite"></div>
       </div>
       <div class="cv-bar">
@@ -39,13 +47,6 @@ function createStudioViewer(element, props, trigger, watch) {
         <button type="button" data-act="last" title="Last frame (End)" aria-label="Last frame">${ICONS.last}</button>
         <input type="range" class="cv-scrub" min="0" max="0" step="1" value="0" aria-label="Frame">
         <span class="cv-frame">–</span>
-        <span class="cv-grow"></span>
-        <button type="button" data-act="zoom-out" title="Zoom out (-)">−</button>
-        <span class="cv-zoom">100%</span>
-        <button type="button" data-act="zoom-in" title="Zoom in (+; or the mouse wheel)">+</button>
-        <button type="button" data-act="fit" title="Fit the frame (0)">Fit</button>
-        <button type="button" data-act="brush" class="cv-brush-toggle" title="Brush: paint the selected mask on this frame (b)">Brush</button>
-        <button type="button" data-act="help" title="Keyboard shortcuts (?)">?</button>
       </div>
       <div class="cv-brushbar" hidden>
         <span class="cv-brush-title"></span>
@@ -155,7 +156,7 @@ function createStudioViewer(element, props, trigger, watch) {
   function loadDoc() {
     const key = S.key, src = S.src;
     fetch(`${src}/tracks`).then(r => {
-      if (!r.ok) throw new Error(r.status === 404 ? 'This session is no longer open on the server: reload the page.' : `HTTP ${r.status}`);
+      if (!r.ok) throw new Error(r.status === 410 ? 'This session is no longer open on the server: reload the page.' : `HTTP ${r.status}`);
       noteState(r);
       return r.json();
     }).then(doc => {
@@ -237,7 +238,7 @@ function createStudioViewer(element, props, trigger, watch) {
   async function run(job) {
     const r = await fetch(job.url);
     if (job.src !== S.src) return;
-    if (r.status === 404) { status('This session is no longer open on the server: reload the page.', 0); return; }
+    if (r.status === 410) { status('This session is no longer open on the server: reload the page.', 0); return; }
     if (!r.ok && r.status !== 204) return;
     const key = r.headers.get('X-Key');
     const bmp = r.status === 204 ? null : await createImageBitmap(await r.blob());
@@ -511,8 +512,15 @@ function createStudioViewer(element, props, trigger, watch) {
       const on = row.dataset.track === String(S.selected);
       row.classList.toggle('cv-sel', on);
       row.setAttribute('aria-selected', on ? 'true' : 'false');
-      if (on) row.scrollIntoView({block: 'nearest'});
+      if (on) scrollListTo(row);
     }
+  }
+
+  // Bring the row into the list's view without scrolling the page.
+  function scrollListTo(row) {
+    const top = row.offsetTop - list.offsetTop, bottom = top + row.offsetHeight;
+    if (top < list.scrollTop) list.scrollTop = top;
+    else if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
   }
 
   function markHere() {
@@ -855,7 +863,7 @@ function createStudioViewer(element, props, trigger, watch) {
     stats: () => S.stats, help: () => {},
     status,
   };
-  element.clipvisViewer = api;
+  root.clipvisViewer = api;  // for the browser tests and the benchmark
   watch('value', fromServer);
   fromServer();
   return api;

@@ -3,7 +3,7 @@
     GET /clipvis/v/{token}/frame/{t}              the display JPEG of frame t
     GET /clipvis/v/{token}/overlay/{t}            the shown instances of frame t (PNG; 204 if none);
                                                   header X-Boxes: [[id, x, y, w, h], ...] for the labels
-    GET /clipvis/v/{token}/mask/{track}/{t}       one instance's mask on frame t (PNG; 204 if absent)
+    GET /clipvis/v/{token}/mask/{track}/{t}       one instance's mask on frame t (PNG; 204 if absent or deleted)
     GET /clipvis/v/{token}/tracks                 the track list and timeline (JSON)
     GET /clipvis/v/{token}/pick/{t}?x=&y=         the instance on top at a display pixel (JSON)
 
@@ -15,7 +15,8 @@ the browser prefetch ahead and play at the clip's frame rate.
 Every answer says which state it shows (headers X-Rev and X-Key): the
 browser adopts a newer one, so an edit made in another tab shows up here too.
 Frames never change, so they are cached by the browser; everything else is
-cached here, by the snapshot key, and not by the browser.
+cached here, by the snapshot key, and not by the browser. A token that is
+not (or no longer) open answers 410 Gone.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def viewer_routes(registry) -> list[APIRoute]:
     def session_of(token: str):
         session = registry.session(token)
         if session is None:
-            raise HTTPException(404, "this session is not open on the server (reload the page)")
+            raise HTTPException(410, "this session is not open on the server (reload the page)")
         return session
 
     def frame_index(snap, t: int) -> int:
@@ -76,11 +77,9 @@ def viewer_routes(registry) -> list[APIRoute]:
         snap = snapshot(session_of(token))
         t = frame_index(snap, t)
         tr = snap.track(track)
-        if tr is None:
-            raise HTTPException(404, f"there is no instance #{track}")
 
-        def make():
-            m = track_mask(tr, t, snap.geo)
+        def make():  # a deleted track has no mask, like a track absent from the frame
+            m = None if tr is None else track_mask(tr, t, snap.geo)
             return b"" if m is None or not m.any() else encode_png(mask_bgra(m))
 
         png = registry.cache.get_or_make((token, "mask", snap.key, track, t), make)

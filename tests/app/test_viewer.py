@@ -150,8 +150,8 @@ def test_routes_follow_edits_and_refuse_what_does_not_exist(client, tracked):
     assert http.get(f"{base}/mask/1/3").status_code == 204
     assert http.get(f"{base}/frame/8").status_code == 404
     assert http.get(f"{base}/overlay/-1").status_code == 404
-    assert http.get(f"{base}/mask/99/0").status_code == 404
-    assert http.get("/clipvis/v/not-a-token/frame/0").status_code == 404
+    assert http.get(f"{base}/mask/99/0").status_code == 204  # a deleted track: nothing to draw
+    assert http.get("/clipvis/v/not-a-token/frame/0").status_code == 410
     assert http.get(f"{base}/frame/x").status_code == 422
 
 
