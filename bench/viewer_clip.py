@@ -63,10 +63,14 @@ def make_clip(folder, *, frames: int = 90, width: int = 640, height: int = 480, 
     annotations = []
     for k in range(tracks):
         seg = segs[k]
-        annotations.append({"id": k + 1, "video_id": 1, "category_id": 1 + k % len(classes),
-                            "score": round(0.95 - 0.03 * k, 3), "segmentations": seg,
+        cid, score = 1 + k % len(classes), round(0.95 - 0.03 * k, 3)
+        # The studio's own fields: the model's top classes, which the 1-5 keys relabel to.
+        top = [[cid, score]] + [[1 + (k + j) % len(classes), round(score / (j + 2), 3)] for j in range(1, 4)]
+        annotations.append({"id": k + 1, "video_id": 1, "category_id": cid, "score": score, "segmentations": seg,
                             "areas": [None if s is None else int(_area(s)) for s in seg],
-                            "bboxes": [None] * frames, "iscrowd": 0, "length": frames})
+                            "bboxes": [None] * frames, "iscrowd": 0, "length": frames,
+                            "studio": {"id": k + 1, "category_id": cid, "score": score, "origin": "model",
+                                       "top_classes": top[:min(4, len(classes))]}})
     dataset = {"info": {"description": "synthetic clip"}, "licenses": [], "categories": categories,
                "videos": [{"id": 1, "width": width, "height": height, "length": frames,
                            "file_names": [f"{name}/{t:05d}.jpg" for t in range(frames)]}],

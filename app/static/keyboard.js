@@ -22,7 +22,7 @@ function installStudioKeyboard(viewer) {
     ['Ctrl + Z', 'undo'],
     ['Ctrl + Shift + Z (or Ctrl + Y)', 'redo'],
     ['b', 'brush on / off (paints the selected mask on this frame)'],
-    ['e', 'eraser (while brushing)'],
+    ['e', 'eraser / paint (while brushing)'],
     ['[ / ]', 'smaller / larger brush'],
     ['Enter / Esc', 'apply / discard the brush strokes'],
     ['+ / − / 0', 'zoom in / out / fit (also: mouse wheel; drag to pan)'],
@@ -120,8 +120,8 @@ function installStudioKeyboard(viewer) {
       case 'm': return merge();
       case 's': return click('#split');
       case 'h': return click('#hide');
-      case 'b': if (viewer.brushing) viewer.setTool('paint'); else viewer.toggleBrush(); return true;
-      case 'e': if (!viewer.brushing) return false; viewer.setTool('erase'); return true;
+      case 'b': viewer.toggleBrush(); return true;
+      case 'e': if (!viewer.brushing) return false; viewer.setTool(viewer.tool === 'erase' ? 'paint' : 'erase'); return true;
     }
     return false;
   }

@@ -489,12 +489,16 @@ function createStudioViewer(element, props, trigger, watch) {
       row.dataset.track = String(tr.id);
       const sw = document.createElement('span'); sw.className = 'cv-swatch'; sw.style.background = tr.color;
       const id = document.createElement('span'); id.className = 'cv-id'; id.textContent = `#${tr.id}`;
-      const name = document.createElement('span'); name.className = 'cv-name'; name.textContent = tr.name; name.title = tr.name;
-      const score = document.createElement('span'); score.className = 'cv-score'; score.textContent = tr.score.toFixed(2);
-      const range = document.createElement('span'); range.className = 'cv-range'; range.textContent = fmtRange(tr);
+      const cell = document.createElement('span'); cell.className = 'cv-namecell';
+      const name = document.createElement('span'); name.className = 'cv-name'; name.textContent = tr.name;
       const flag = document.createElement('span'); flag.className = 'cv-flag';
       flag.textContent = tr.hidden ? 'hidden' : (!tr.shown ? 'weak' : (tr.hand ? 'hand' : ''));
-      row.append(sw, id, name, score, range, flag);
+      cell.append(name, flag);
+      row.title = `#${tr.id} ${tr.name} · score ${tr.score.toFixed(3)} · ${tr.count} frames (${fmtRange(tr)})` +
+        (flag.textContent ? ` · ${flag.textContent}` : '');
+      const score = document.createElement('span'); score.className = 'cv-score'; score.textContent = tr.score.toFixed(2);
+      const range = document.createElement('span'); range.className = 'cv-range'; range.textContent = fmtRange(tr);
+      row.append(sw, id, cell, score, range);
       row.addEventListener('click', () => select(tr.id));
       row.addEventListener('dblclick', () => { if (tr.runs.length) seek(tr.runs[0][0]); });
       list.appendChild(row);
@@ -715,7 +719,7 @@ function createStudioViewer(element, props, trigger, watch) {
   }, {passive: false});
   stage.addEventListener('contextmenu', ev => ev.preventDefault());
   stage.addEventListener('pointerdown', ev => {
-    if (!S.src) return;
+    if (!S.src || ev.target.closest('.cv-float')) return;  // the zoom buttons float on the frame
     stage.focus({preventScroll: true});
     stage.setPointerCapture(ev.pointerId);
     const painting = S.brush && ev.button === 0;
@@ -859,6 +863,7 @@ function createStudioViewer(element, props, trigger, watch) {
     discardBrush, fit, zoom: f => zoomAt(f),
     brushSize: d => { sizeInput.value = String(Math.max(1, Math.min(80, Number(sizeInput.value) + d))); if (S.brush) S.brush.size = Number(sizeInput.value); paint(); },
     get loaded() { return !!S.src; }, get brushing() { return !!S.brush; }, get playing() { return S.playing; },
+    get tool() { return S.brush ? S.brush.tool : null; },
     get frame() { return S.frame; }, get selected() { return S.selected; },
     stats: () => S.stats, help: () => {},
     status,
