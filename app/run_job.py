@@ -41,6 +41,7 @@ class RunJob:
 
     queue: "RunQueue | None" = None  # where it waits; None: RUNS, the process's queue
     waiting: bool = False  # in the queue, not started yet
+    cancelled: bool = False  # ended by Cancel (error says so; it is no failure)
 
     def start(self) -> "RunJob":
         self.num_frames = self.session.meta.num_frames
@@ -87,6 +88,7 @@ class RunJob:
             edit = self.session.set_analysis(analysis, result, model=self.spec, progress=self._masks)
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
         except Cancelled:
+            self.cancelled = True
             self.error = "Cancelled: the tracks from before the run are unchanged."
         except WeightsUnavailable as e:
             self.error = f"No model weights. {e}"
@@ -147,6 +149,7 @@ class RunQueue:
                 return False
             self._jobs.remove(job)
             job.waiting = False
+        job.cancelled = True
         job.error = "Cancelled before it started: the tracks are as they were."
         job.stage = "done"
         job.done.set()
@@ -163,6 +166,7 @@ class RunQueue:
                 job.waiting = False
             try:
                 if job.cancel.is_set():
+                    job.cancelled = True
                     job.error = "Cancelled: the tracks from before the run are unchanged."
                     job.stage = "done"
                     job.done.set()

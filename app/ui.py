@@ -130,8 +130,8 @@ def _ask_panel(c, studio):
                                      placeholder="person, car, bike|bicycle   (commas or new lines; | joins synonyms)")
         with gr.Row():
             c["vocab_std"] = gr.Dropdown([""] + list_vocabularies(), value=None, label="…and/or a standard vocabulary")
-            c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model")
-        c["custom"] = gr.Textbox(label="Checkpoint path on the server", visible=False)
+            c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model", elem_id="model")
+        c["custom"] = gr.Textbox(label="Checkpoint path on the server", visible=False, elem_id="custom-checkpoint")
         size = studio.service.args.min_size
         c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size,
                                       label="Model input size (short side, pixels)")

@@ -69,7 +69,7 @@ def run(studio, session, value, vocab_text, vocab_std, model_choice, custom_path
         yield {"run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
     if job.error:
-        yield {"run_status": job.status_html(), "message": f"⚠️ {md(job.error)}"}
+        yield {"run_status": job.status_html(), "message": md(job.error) if job.cancelled else f"⚠️ {md(job.error)}"}
         return
     selected = where(session, value).selected
     yield {"run_status": job.status_html(), "ask_acc": gr.update(open=False),

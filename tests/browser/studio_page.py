@@ -132,7 +132,7 @@ class StudioPage:
     def pick(self, selector: str, option: str):
         """Choose an option of a Gradio dropdown."""
         self.page.locator(f"{selector} input").click()
-        self.page.get_by_role("option", name=option).first.click()
+        self.page.locator(f"{selector} [role=option]").filter(has_text=option).first.click()
 
     def load(self, expect: str = "Loaded"):
         out = self.click("load", expect)
