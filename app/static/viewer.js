@@ -443,8 +443,9 @@ function createStudioViewer(element, props, trigger, watch) {
     if (!S.playing) prefetch(S.frame, AHEAD_STEP, BEHIND_STEP);
     show();
     if (changed && !opts.quiet) {
-      S.stats.lastSelect = {track: id, at: performance.now()};
-      trigger('track', {track: id});
+      // Tell the server (it answers with the tools beside the list) once the highlight is on
+      // the screen: Gradio's bookkeeping for the event must not delay what the user sees.
+      requestAnimationFrame(() => setTimeout(() => { if (S.selected === id) trigger('track', {track: id}); }, 0));
     }
   }
 

@@ -26,7 +26,7 @@ from fastapi import HTTPException, Response
 from fastapi.routing import APIRoute
 
 from app.viewer.document import snapshot, track_rows
-from app.viewer.overlays import encode_png, mask_bgra, pick, render_overlay, track_mask
+from app.viewer.overlays import mask_png, pick, render_overlay, track_mask
 
 PREFIX = "/clipvis/v"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -63,8 +63,8 @@ def viewer_routes(registry) -> list[APIRoute]:
         t = frame_index(snap, t)
 
         def make():
-            bgra, boxes = render_overlay(snap.shown, t, snap.geo)
-            return (None if bgra is None else encode_png(bgra)), json.dumps(boxes, separators=(",", ":"))
+            png, boxes = render_overlay(snap.shown, t, snap.geo)
+            return png, json.dumps(boxes, separators=(",", ":"))
 
         png, boxes = registry.cache.get_or_make((token, "overlay", snap.key, t), make,
                                                 size_of=lambda v: len(v[0] or b"") + len(v[1]))
@@ -80,7 +80,7 @@ def viewer_routes(registry) -> list[APIRoute]:
 
         def make():  # a deleted track has no mask, like a track absent from the frame
             m = None if tr is None else track_mask(tr, t, snap.geo)
-            return b"" if m is None or not m.any() else encode_png(mask_bgra(m))
+            return b"" if m is None or not m.any() else mask_png(m)
 
         png = registry.cache.get_or_make((token, "mask", snap.key, track, t), make)
         if not png:

@@ -3,12 +3,14 @@ exchanges with the handlers, and the handlers that act on what it shows."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import types
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,7 +24,8 @@ from app.session.operations import replace_all
 from app.viewer.component import EMPTY, ViewInput, view_input, viewer_value
 from app.viewer.document import runs
 from app.viewer.document import snapshot as view_snapshot
-from app.viewer.overlays import FILL_ALPHA, Geometry, pick, render_overlay, track_color
+from app.viewer.overlays import (FILL_ALPHA, OUTLINE_ALPHA, Geometry, mask_png, pick, render_overlay, track_color,
+                                 track_mask)
 from app.viewer.registry import ByteCache, ViewerRegistry
 from app.viewer.routes import viewer_routes
 
@@ -41,10 +44,6 @@ def client(studio, tracked):
     return TestClient(app), studio.viewer.token(tracked)
 
 
-def decode(png: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-
-
 def event(**data):
     return types.SimpleNamespace(_data=data)
 
@@ -57,6 +56,11 @@ def shown(session, frame=0, selected=None, rev=None):
 
 # ---- overlay pixels ---------------------------------------------------------------------
 
+def rgba(png: bytes) -> np.ndarray:
+    """A PNG as the browser sees it: RGBA pixels (palette and transparency resolved)."""
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
 def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tracked):
     red, green = squares_masks()
     big = np.zeros((72, 96), bool)
@@ -64,16 +68,18 @@ def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tra
     tracks = list(tracked.state.tracks.values()) + [
         Track(id=3, category_id=1, score=0.5, segmentations=(mask_to_rle(big),) + (None,) * 7)]
     geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
-    bgra, boxes = render_overlay(tracks, 0, geo)
-    assert bgra.shape == (480, 640, 4)
+    png, boxes = render_overlay(tracks, 0, geo)
+    image = rgba(png)
+    assert image.shape == (480, 640, 4)
     # Drawn largest first: the big mask under the two squares.
     assert [b[0] for b in boxes] == [3, 1, 2]
     up = cv2.resize(red[0].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
     inner = cv2.erode(up.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
-    r, g, b = track_color(1)
-    assert (bgra[inner][:, :3] == (b, g, r)).all() and (bgra[inner][:, 3] == FILL_ALPHA).all()
+    assert (image[inner] == (*track_color(1), FILL_ALPHA)).all()
+    ring = up & ~cv2.erode(up.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    assert (image[ring] == (*track_color(1), OUTLINE_ALPHA)).all()  # outlined, opaque
     outside = ~cv2.resize(big.view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
-    assert (bgra[outside][:, 3] == 0).all()
+    assert (image[outside][:, 3] == 0).all()
     # Boxes in display pixels: the red square is x 5..25, y 10..30 of 96x72.
     assert boxes[1][1:] == [33, 66, 134, 134]
     # A click picks what is drawn on top: the square, not the big mask under it.
@@ -81,6 +87,29 @@ def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tra
     assert pick(tracks, 0, 620, 460, geo) is None
     assert pick(tracks, 0, 500, 200, geo) == 3
     assert pick(tracks, 0, -1, 5, geo) is None and pick(tracks, 0, 640, 5, geo) is None
+
+
+def test_more_instances_than_a_palette_holds_are_drawn_too():
+    """Past 127 instances on one frame the overlay is RGBA: the same pixels."""
+    geo = Geometry(full_hw=(40, 400), display_wh=(400, 40))
+    tracks = []
+    for k in range(130):
+        m = np.zeros((40, 400), bool)
+        m[5:35, 3 * k:3 * k + 2] = True
+        tracks.append(Track(id=k + 1, category_id=1, score=0.5, segmentations=(mask_to_rle(m),)))
+    png, boxes = render_overlay(tracks, 0, geo)
+    image = rgba(png)
+    assert len(boxes) == 130
+    for k in (0, 64, 129):
+        assert tuple(image[20, 3 * k + 1]) == (*track_color(k + 1), OUTLINE_ALPHA)  # its edge
+    assert image[20, 3 * 129 + 2, 3] == 0
+
+
+def test_the_selected_mask_is_opaque_white_on_transparent(tracked):
+    geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
+    image = rgba(mask_png(track_mask(tracked.state.get(1), 2, geo)))
+    want = cv2.resize(squares_masks()[0][2].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
+    assert (image[want] == 255).all() and (image[~want][:, 3] == 0).all()
 
 
 def test_an_empty_frame_has_no_overlay(tracked):
@@ -117,10 +146,10 @@ def test_routes_serve_frames_overlays_masks_and_the_track_list(client, tracked):
     assert r.status_code == 200 and r.headers["X-Rev"] == str(tracked.revision)
     boxes = json.loads(r.headers["X-Boxes"])
     assert sorted(b[0] for b in boxes) == [1, 2]
-    assert decode(r.content).shape == (480, 640, 4)
+    assert rgba(r.content).shape == (480, 640, 4)
 
     r = http.get(f"{base}/mask/1/3")
-    alpha = decode(r.content)[..., 3] > 0
+    alpha = rgba(r.content)[..., 3] > 0
     want = cv2.resize(squares_masks()[0][3].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
     assert (alpha == want).all()
 
