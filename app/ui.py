@@ -80,12 +80,8 @@ def build_demo(studio) -> gr.Blocks:
         c["browser"] = gr.BrowserState(None, storage_key="clipvis_studio_browser",
                                        secret=browser_secret(studio.config.workdir))
         c["session"] = gr.State(None)
-        with gr.Row(elem_id="studio-head"):
-            gr.Markdown("# CLIP-VIS Studio", elem_id="title")
-            gr.Markdown("Find, track, correct and export every instance of the classes you type: "
-                        "**load → ask → review → correct → export**. Every edit is saved at once. "
-                        "Press **?** for the keyboard.")
-        with gr.Row(equal_height=False):
+        with gr.Row(elem_id="studio-head", equal_height=False):
+            gr.Markdown("**CLIP-VIS Studio**<br>press **?** for the keys", elem_id="title")
             _load_panel(c)
             _ask_panel(c, studio)
         with gr.Row(elem_id="status-row", equal_height=True):
@@ -105,6 +101,8 @@ def build_demo(studio) -> gr.Blocks:
 
 def _load_panel(c):
     with gr.Accordion("1 · Load", open=True, elem_id="load-acc") as c["load_acc"]:
+        gr.Markdown("Find, track, correct and export every instance of the classes you type: "
+                    "**load → ask → review → correct → export**. Every edit is saved at once.")
         with gr.Tabs():
             with gr.Tab("Video or zip"):
                 c["upload"] = gr.File(label="A video (mp4, webm, avi, mov, …) or a zip of frames", elem_id="upload",

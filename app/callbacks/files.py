@@ -19,7 +19,7 @@ from clipvis.video import VideoDecodeError, open_video
 
 from app import exports
 from app.callbacks.text import md, problem
-from app.callbacks.view import changed, where
+from app.callbacks.view import changed, folded_ask, where
 from app.session import Session, UploadError, store
 from app.session.frames import SAFE_ID
 from app.session.imports import import_annotations
@@ -100,7 +100,7 @@ def _loaded(studio, browser, session, message) -> dict:
             "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
             "threshold": m.threshold, "run_status": "",
             "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
-            "ask_acc": gr.update(open=not session.state.tracks)}
+            "ask_acc": folded_ask(session) if session.state.tracks else gr.update(open=True, label="2 · Ask")}
 
 
 def load_video(studio, browser, files, folder_files, example, stride, max_frames, min_size,
@@ -160,7 +160,7 @@ def import_json(studio, session, value, file) -> dict:
         return problem(str(e))
     return {**changed(studio, session, where(session, value).selected,
                       f"Imported: {md('; '.join(proposal.notes))}. Undo reverts the import.", select=None),
-            "ask_acc": gr.update(open=False)}
+            "ask_acc": folded_ask(session)}
 
 
 def export(session, kind: str) -> dict:

@@ -10,7 +10,7 @@ from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_v
 
 from app.callbacks.files import USER_ERRORS
 from app.callbacks.text import html_text, md, problem
-from app.callbacks.view import changed, where
+from app.callbacks.view import changed, folded_ask, where
 from app.run_job import RunJob
 from app.session.from_engine import vocabulary_for_requery
 
@@ -72,7 +72,7 @@ def run(studio, session, value, vocab_text, vocab_std, model_choice, custom_path
         yield {"run_status": job.status_html(), "message": md(job.error) if job.cancelled else f"⚠️ {md(job.error)}"}
         return
     selected = where(session, value).selected
-    yield {"run_status": job.status_html(), "ask_acc": gr.update(open=False),
+    yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
            **changed(studio, session, selected, md(job.message) + " Change the classes and press **Re-label** to "
                      "ask again without re-running.", select=None)}
 

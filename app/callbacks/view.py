@@ -82,6 +82,13 @@ def tools(session, selected) -> dict:
     }
 
 
+def folded_ask(session) -> dict:
+    """The Ask panel folded into one line that says what was asked (open it to re-label)."""
+    names = session.state.vocabulary.names
+    asked = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return gr.update(open=False, label=f"2 · Ask — {asked} (open to ask again or re-label)")
+
+
 def changed(studio, session, selected, message: str = "", *, select=KEEP, seek=None) -> dict:
     """After anything that changed the session: the viewer's new state, the tools, the message.
     `select` (a track id or None) makes the browser select it; KEEP leaves its selection."""

@@ -164,7 +164,7 @@ function createStudioViewer(element, props, trigger, watch) {
       S.doc = doc; S.docKey = doc.key;
       S.byId = new Map(doc.tracks.map(t => [t.id, t]));
       if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
-      renderList(); renderTop(); drawTimeline(); paint();
+      renderList(); renderTop(); layout();  // the timeline's rows may take room from the frame
     }).catch(err => status(String(err.message || err), 0));
   }
 
@@ -307,8 +307,14 @@ function createStudioViewer(element, props, trigger, watch) {
   // ---- drawing ---------------------------------------------------------------------
   function layout() {
     const dpr = window.devicePixelRatio || 1;
-    // The frame is the largest thing on the page, and all of it stays on screen.
-    const want = S.src && S.w ? Math.round(Math.max(240, Math.min(stage.clientWidth * S.h / S.w, window.innerHeight * 0.6))) : 220;
+    // The frame is the largest thing on the page, and it fits in the window together with the
+    // transport bar and the timeline under it (at its height on the page when scrolled to the top).
+    let want = 220;
+    if (S.src && S.w) {
+      const top = stage.getBoundingClientRect().top + window.scrollY;
+      const below = [$('.cv-bar'), brushBar, $('.cv-timeline')].reduce((h, el) => h + (el.hidden ? 0 : el.offsetHeight + 4), 0);
+      want = Math.round(Math.max(240, Math.min(stage.clientWidth * S.h / S.w, window.innerHeight - top - below - 8)));
+    }
     if (Math.abs(stage.clientHeight - want) > 1) stage.style.height = `${want}px`;
     const cw = stage.clientWidth, ch = stage.clientHeight;
     if (canvas.width !== Math.round(cw * dpr) || canvas.height !== Math.round(ch * dpr)) {
@@ -755,13 +761,14 @@ function createStudioViewer(element, props, trigger, watch) {
     S.brush = {tool: 'paint', size: Number(sizeInput.value), frame: null, track: null, add: null, erase: null, dirty: false};
     brushBar.hidden = false;
     root.classList.add('cv-brushing');
+    layout();
     startBrushOn(S.frame);
     setTool('paint');
   }
   function brushOff() {
     S.brush = null; S.pointer = null;
     brushBar.hidden = true; root.classList.remove('cv-brushing');
-    paint();
+    layout();
   }
   function startBrushOn(t) {
     const b = S.brush;

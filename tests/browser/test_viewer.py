@@ -261,3 +261,36 @@ def test_a_name_with_html_shows_literally(studio):
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#message b, #selected-info b, #viewer b, #message img, #viewer img").count() == 0
     shot(page, "13_literal_names", width=1366)
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
+def test_screens_at_laptop_and_desktop_sizes(playwright_browser, studio_url, tmp_path_factory, width, height):
+    """The review screen as a person sees it (saved under docs/screenshots with CLIPVIS_SCREENSHOTS):
+    the whole frame, the track list beside it, the timeline under it and the tools in one window."""
+    video, annotations = make_clip(tmp_path_factory.mktemp("clip640"), frames=90, width=640, height=480, tracks=20,
+                                   fps=30, name="street clip")
+    context = playwright_browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        s = StudioPage(page, studio_url).open()
+        s.load_clip(video, annotations)
+        page.evaluate("() => window.scrollTo(0, 0)")  # importing took the page down to Export
+        s.go_to_frame(42)
+        track = s.select_row(5)
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(300)
+        # In one window, without scrolling: the frame, its timeline, the list and the tools.
+        for sel in (f"{VIEWER} .cv-stage", f"{VIEWER} .cv-ruler", f"{VIEWER} .cv-row.cv-sel", "#delete", "#undo"):
+            box = page.locator(sel).first.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + min(box["height"], 20) <= height, sel
+        stage = page.locator(f"{VIEWER} .cv-stage").bounding_box()
+        assert stage["width"] * stage["height"] > 0.25 * width * height * 0.6  # the largest thing on the page
+        shot(page, f"review_{width}x{height}", width=width, full_page=False)
+        s.press("b")
+        s.brush_stroke(0.55, 0.6)
+        shot(page, f"brush_{width}x{height}", width=width, full_page=False)
+        s.press("Escape")
+        s.press("b")
+        assert s.selected == track
+    finally:
+        context.close()
