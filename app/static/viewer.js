@@ -406,11 +406,13 @@ function createStudioViewer(element, props, trigger, watch) {
       const b = e.sel.box || (e.sel.box = maskBox(e.sel.bmp));
       if (b) boxes.push([sel.id, ...b]);
     }
+    const drawn = [];
     for (const [id, x, y] of boxes) {
       const tr = S.byId.get(id);
       if (!tr) continue;
       let text = labelText(tr);
       if (tr.hidden) text += ' (hidden)'; else if (!tr.shown) text += ' (under threshold)';
+      drawn.push(text);
       const tw = ctx.measureText(text).width + 6 * v.dpr, th = font + 4 * v.dpr;
       let lx = v.ox + x * v.s, ly = v.oy + y * v.s - th;
       lx = Math.max(0, Math.min(canvas.width - tw, lx)); ly = Math.max(0, Math.min(canvas.height - th, ly));
@@ -419,6 +421,7 @@ function createStudioViewer(element, props, trigger, watch) {
       ctx.fillStyle = id === S.selected ? '#000000' : textOn(tr.color);
       ctx.fillText(text, lx + 3 * v.dpr, ly + 2 * v.dpr);
     }
+    S.stats.labels = drawn;  // what the last paint wrote on the frame (tests read it)
   }
   function maskBox(bmp) {
     const c = document.createElement('canvas'); c.width = S.w; c.height = S.h;

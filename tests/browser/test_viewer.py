@@ -294,3 +294,36 @@ def test_screens_at_laptop_and_desktop_sizes(playwright_browser, studio_url, tmp
         assert s.selected == track
     finally:
         context.close()
+
+
+def test_a_typed_threshold_applies_at_once_and_a_hidden_selection_stays_drawn(studio):
+    s, page = studio, studio.page
+    s.wait_painted(0)
+    s.press("Tab")  # the first track on this frame
+    page.wait_for_function(f"() => document.querySelector('{VIEWER}').dataset.selected !== ''")
+    track = s.selected
+    label = lambda: [t for t in s.api("v.stats().labels") if t.startswith(f"#{track} ")]  # noqa: E731
+    page.wait_for_function(f"() => document.querySelector('{VIEWER}').clipvisViewer.stats().labels"
+                           f".some(t => t.startsWith('#{track} '))")
+    # Typed into the number box: applied while the box still has the focus (no Enter, no blur).
+    box = page.locator("#threshold input[type=number]")
+    box.click()
+    box.fill("0.99")  # above every score
+    assert "Score threshold 0.99" in s.message("Score threshold")
+    assert page.evaluate("() => document.activeElement.closest('#threshold') !== null")
+    page.wait_for_function(f"() => [...document.querySelectorAll('{VIEWER} .cv-row.cv-dim')].length === 6")
+    # The selected track is under the threshold: still drawn, and labelled as such.
+    page.wait_for_function(f"() => document.querySelector('{VIEWER}').clipvisViewer.stats().labels"
+                           f".some(t => t.startsWith('#{track} ') && t.endsWith('(under threshold)'))")
+    box.fill("0")
+    s.message("Score threshold 0.00")
+    # Hidden while selected: drawn hatched and labelled "(hidden)"; shown again with h.
+    page.locator(f"{VIEWER} .cv-stage").focus()
+    s.key("h", "Hide #")
+    page.wait_for_function(f"() => document.querySelector('{VIEWER}').clipvisViewer.stats().labels"
+                           f".some(t => t.startsWith('#{track} ') && t.endsWith('(hidden)'))")
+    assert s.text("#hide") == "Show (h)" and "hidden" in s.text("#selected-info")
+    s.key("h", "Show #")
+    page.wait_for_function(f"() => document.querySelector('{VIEWER}').clipvisViewer.stats().labels"
+                           f".some(t => t.startsWith('#{track} ') && !t.includes('('))")
+    assert label() and s.errors() == 0
