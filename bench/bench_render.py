@@ -24,7 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.session import Track  # noqa: E402
 from app.session.frames import display_size  # noqa: E402
-from app.viewer.overlays import Geometry, mask_png, render_overlay, track_mask  # noqa: E402
+from app.viewer.document import frame_masks, track_mask  # noqa: E402
+from app.viewer.overlays import Geometry, display_mask, mask_png, render_overlay  # noqa: E402
 from bench.viewer_clip import _masks  # noqa: E402
 from clipvis.formats.rle import mask_to_rle  # noqa: E402
 
@@ -57,12 +58,12 @@ def main():
         frame = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (geo.display_wh[1], geo.display_wh[0], 3),
                                                                    dtype=np.uint8), (0, 0), 3)
         jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-        png, _ = render_overlay(tracks, 0, geo)
+        png, _ = render_overlay(frame_masks(tracks, 0), geo)
         rows += [
-            (size, f"overlay: masks → label map → outlines → palette PNG ({len(png) // 1024} kB)",
-             median_ms(lambda: render_overlay(tracks, 0, geo), args.repeats)),
+            (size, f"overlay: decode the masks → label map → outlines → palette PNG ({len(png) // 1024} kB)",
+             median_ms(lambda: render_overlay(frame_masks(tracks, 0), geo), args.repeats)),
             (size, "selected instance's mask (decode, resize, PNG)",
-             median_ms(lambda: mask_png(track_mask(tracks[3], 0, geo)), args.repeats)),
+             median_ms(lambda: mask_png(display_mask(track_mask(tracks[3], 0), geo)), args.repeats)),
             (size, f"browser side, for scale: decode the {len(jpeg) // 1024} kB display JPEG",
              median_ms(lambda: cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), args.repeats)),
         ]

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from clipvis.formats.rle import rle_to_mask
+
 from app.session.frames import display_size
 from app.viewer.overlays import Geometry, hex_color, track_color
 
@@ -53,6 +57,23 @@ def snapshot(session) -> Snapshot:
     # The display frames were written at exactly this size (frames.cache_frames).
     geo = Geometry(full_hw=full_hw, display_wh=display_size(full_hw[1], full_hw[0]))
     return Snapshot(rev=rev, threshold=threshold, tracks=tracks, names=names, num_frames=num_frames, fps=fps, geo=geo)
+
+
+def track_mask(track, t: int) -> np.ndarray | None:
+    """The track's full-size mask on frame t, or None if absent: the one place
+    that knows how a track stores its masks."""
+    seg = track.segmentations[t]
+    return None if seg is None else rle_to_mask(seg, order="F")
+
+
+def frame_masks(tracks, t: int) -> list[tuple[int, np.ndarray]]:
+    """[(track id, full-size mask)] of the tracks present on frame t."""
+    out = []
+    for tr in tracks:
+        m = track_mask(tr, t)
+        if m is not None:
+            out.append((tr.id, m))
+    return out
 
 
 def runs(frames: list[int]) -> list[list[int]]:

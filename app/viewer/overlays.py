@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from clipvis.formats.overlay import instance_color
-from clipvis.formats.rle import rle_area, rle_bbox, rle_to_mask
 
 FILL_ALPHA = 110  # of 255: the frame stays readable under the masks
 OUTLINE_ALPHA = 255
@@ -65,29 +64,35 @@ class Geometry:
         return min(int(x * w / dw), w - 1), min(int(y * h / dh), h - 1)
 
 
-def stacking(tracks, t: int) -> list:
-    """The tracks with a non-empty mask on frame t, largest first: drawn in
-    this order, smaller instances end up on top, where a click finds them."""
-    areas = {tr.id: rle_area(tr.segmentations[t]) for tr in tracks if tr.segmentations[t] is not None}
-    present = [tr for tr in tracks if areas.get(tr.id, 0) > 0]
-    present.sort(key=lambda tr: (-areas[tr.id], tr.id))
-    return present
+def stacking(masks) -> list[tuple[int, np.ndarray]]:
+    """masks: [(track id, full-size bool mask), ...] of one frame. The non-empty
+    ones, largest first: drawn in this order, smaller instances end up on top,
+    where a click finds them."""
+    areas = [(int(np.count_nonzero(m)), tid, m) for tid, m in masks]
+    return [(tid, m) for area, tid, m in sorted(areas, key=lambda a: (-a[0], a[1])) if area > 0]
 
 
-def render_overlay(tracks, t: int, geo: Geometry) -> tuple[bytes | None, list[list[int]]]:
-    """(PNG of the shown instances of frame t at display size, or None if none is there; boxes).
+def mask_box(mask: np.ndarray) -> list[int]:
+    """[x, y, w, h] of a non-empty mask."""
+    ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return [int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)]
 
-    boxes: [[track id, x, y, w, h], ...] in display pixels, in drawing order.
+
+def render_overlay(masks, geo: Geometry) -> tuple[bytes | None, list[list[int]]]:
+    """(PNG of one frame's shown instances at display size, or None if none is there; boxes).
+
+    masks: [(track id, full-size bool mask), ...]; boxes: [[track id, x, y, w, h], ...]
+    in display pixels, in drawing order.
     """
-    present = stacking(tracks, t)
+    present = stacking(masks)
     if not present:
         return None, []
     h, w = geo.full_hw
     n = len(present)
     dtype = np.uint8 if 2 * n < 256 else np.uint16
-    index = np.zeros((h, w), dtype=dtype, order="F")
-    for k, tr in enumerate(present):
-        np.copyto(index, k + 1, where=rle_to_mask(tr.segmentations[t], order="F"))
+    index = np.zeros((h, w), dtype=dtype, order="F" if present[0][1].flags.f_contiguous else "C")
+    for k, (_, m) in enumerate(present):
+        np.copyto(index, k + 1, where=m)
     index = np.ascontiguousarray(index)
     dw, dh = geo.display_wh
     if (dw, dh) != (w, h):
@@ -100,8 +105,8 @@ def render_overlay(tracks, t: int, geo: Geometry) -> tuple[bytes | None, list[li
     edge[1:, :] |= index[1:, :] != index[:-1, :]
     edge &= index > 0
     index[edge] += n
-    colors = [track_color(tr.id) for tr in present]
-    boxes = [[tr.id, *geo.box_to_display(rle_bbox(tr.segmentations[t]))] for tr in present]
+    colors = [track_color(tid) for tid, _ in present]
+    boxes = [[tid, *geo.box_to_display(mask_box(m))] for tid, m in present]
     return encode_indexed(index, colors), boxes
 
 
@@ -124,16 +129,12 @@ def encode_indexed(index: np.ndarray, colors) -> bytes:
     return out.getvalue()
 
 
-def track_mask(track, t: int, geo: Geometry) -> np.ndarray | None:
-    """The track's mask on frame t at display size as (h, w) bool, or None if absent."""
-    seg = track.segmentations[t]
-    if seg is None:
-        return None
-    mask = rle_to_mask(seg)
+def display_mask(mask: np.ndarray, geo: Geometry) -> np.ndarray:
+    """A full-size bool mask at the display size."""
     dw, dh = geo.display_wh
-    if (mask.shape[1], mask.shape[0]) != (dw, dh):
-        mask = cv2.resize(mask.view(np.uint8), (dw, dh), interpolation=cv2.INTER_NEAREST).view(bool)
-    return mask
+    if (mask.shape[1], mask.shape[0]) == (dw, dh):
+        return mask
+    return cv2.resize(np.ascontiguousarray(mask).view(np.uint8), (dw, dh), interpolation=cv2.INTER_NEAREST).view(bool)
 
 
 def mask_png(mask: np.ndarray) -> bytes:
@@ -153,14 +154,14 @@ def encode_png(bgra: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def pick(tracks, t: int, x: float, y: float, geo: Geometry) -> int | None:
-    """The id of the instance drawn on top at display pixel (x, y) of frame t:
-    the smallest mask under the pointer, as `render_overlay` stacks them."""
+def pick(masks, x: float, y: float, geo: Geometry) -> int | None:
+    """The id of the instance drawn on top at display pixel (x, y): the
+    smallest mask under the pointer, as `render_overlay` stacks them."""
     at = geo.to_full(x, y)
     if at is None:
         return None
     fx, fy = at
-    for tr in reversed(stacking(tracks, t)):  # smallest (topmost) first
-        if rle_to_mask(tr.segmentations[t], order="F")[fy, fx]:
-            return tr.id
+    for tid, m in reversed(stacking(masks)):  # smallest (topmost) first
+        if m[fy, fx]:
+            return tid
     return None

@@ -25,8 +25,8 @@ import json
 from fastapi import HTTPException, Response
 from fastapi.routing import APIRoute
 
-from app.viewer.document import snapshot, track_rows
-from app.viewer.overlays import mask_png, pick, render_overlay, track_mask
+from app.viewer.document import frame_masks, snapshot, track_mask, track_rows
+from app.viewer.overlays import display_mask, mask_png, pick, render_overlay
 
 PREFIX = "/clipvis/v"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -63,7 +63,7 @@ def viewer_routes(registry) -> list[APIRoute]:
         t = frame_index(snap, t)
 
         def make():
-            png, boxes = render_overlay(snap.shown, t, snap.geo)
+            png, boxes = render_overlay(frame_masks(snap.shown, t), snap.geo)
             return png, json.dumps(boxes, separators=(",", ":"))
 
         png, boxes = registry.cache.get_or_make((token, "overlay", snap.key, t), make,
@@ -79,8 +79,8 @@ def viewer_routes(registry) -> list[APIRoute]:
         tr = snap.track(track)
 
         def make():  # a deleted track has no mask, like a track absent from the frame
-            m = None if tr is None else track_mask(tr, t, snap.geo)
-            return b"" if m is None or not m.any() else mask_png(m)
+            m = None if tr is None else track_mask(tr, t)
+            return b"" if m is None or not m.any() else mask_png(display_mask(m, snap.geo))
 
         png = registry.cache.get_or_make((token, "mask", snap.key, track, t), make)
         if not png:
@@ -98,7 +98,8 @@ def viewer_routes(registry) -> list[APIRoute]:
         snap = snapshot(session_of(token))
         t = frame_index(snap, t)
         candidates = snap.shown + [tr for tr in snap.tracks if tr.id == sel and not snap.is_shown(tr)]
-        body = json.dumps({"track": pick(candidates, t, x, y, snap.geo), "rev": snap.rev, "key": snap.key})
+        body = json.dumps({"track": pick(frame_masks(candidates, t), x, y, snap.geo), "rev": snap.rev,
+                           "key": snap.key})
         return Response(body.encode(), media_type="application/json", headers=state_headers(snap))
 
     get = dict(methods=["GET"], include_in_schema=False)

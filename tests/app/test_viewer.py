@@ -24,8 +24,9 @@ from app.session.operations import replace_all
 from app.viewer.component import EMPTY, ViewInput, view_input, viewer_value
 from app.viewer.document import runs
 from app.viewer.document import snapshot as view_snapshot
-from app.viewer.overlays import (FILL_ALPHA, OUTLINE_ALPHA, Geometry, mask_png, pick, render_overlay, track_color,
-                                 track_mask)
+from app.viewer.document import frame_masks, track_mask
+from app.viewer.overlays import (FILL_ALPHA, OUTLINE_ALPHA, Geometry, display_mask, mask_png, pick, render_overlay,
+                                 track_color)
 from app.viewer.registry import ByteCache, ViewerRegistry
 from app.viewer.routes import viewer_routes
 
@@ -68,7 +69,8 @@ def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tra
     tracks = list(tracked.state.tracks.values()) + [
         Track(id=3, category_id=1, score=0.5, segmentations=(mask_to_rle(big),) + (None,) * 7)]
     geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
-    png, boxes = render_overlay(tracks, 0, geo)
+    masks = frame_masks(tracks, 0)
+    png, boxes = render_overlay(masks, geo)
     image = rgba(png)
     assert image.shape == (480, 640, 4)
     # Drawn largest first: the big mask under the two squares.
@@ -83,10 +85,10 @@ def test_overlay_colours_exactly_the_masks_and_puts_smaller_instances_on_top(tra
     # Boxes in display pixels: the red square is x 5..25, y 10..30 of 96x72.
     assert boxes[1][1:] == [33, 66, 134, 134]
     # A click picks what is drawn on top: the square, not the big mask under it.
-    assert pick(tracks, 0, 100, 120, geo) == 1
-    assert pick(tracks, 0, 620, 460, geo) is None
-    assert pick(tracks, 0, 500, 200, geo) == 3
-    assert pick(tracks, 0, -1, 5, geo) is None and pick(tracks, 0, 640, 5, geo) is None
+    assert pick(masks, 100, 120, geo) == 1
+    assert pick(masks, 620, 460, geo) is None
+    assert pick(masks, 500, 200, geo) == 3
+    assert pick(masks, -1, 5, geo) is None and pick(masks, 640, 5, geo) is None
 
 
 def test_more_instances_than_a_palette_holds_are_drawn_too():
@@ -97,7 +99,7 @@ def test_more_instances_than_a_palette_holds_are_drawn_too():
         m = np.zeros((40, 400), bool)
         m[5:35, 3 * k:3 * k + 2] = True
         tracks.append(Track(id=k + 1, category_id=1, score=0.5, segmentations=(mask_to_rle(m),)))
-    png, boxes = render_overlay(tracks, 0, geo)
+    png, boxes = render_overlay(frame_masks(tracks, 0), geo)
     image = rgba(png)
     assert len(boxes) == 130
     for k in (0, 64, 129):
@@ -107,7 +109,7 @@ def test_more_instances_than_a_palette_holds_are_drawn_too():
 
 def test_the_selected_mask_is_opaque_white_on_transparent(tracked):
     geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
-    image = rgba(mask_png(track_mask(tracked.state.get(1), 2, geo)))
+    image = rgba(mask_png(display_mask(track_mask(tracked.state.get(1), 2), geo)))
     want = cv2.resize(squares_masks()[0][2].view(np.uint8), DISPLAY, interpolation=cv2.INTER_NEAREST).view(bool)
     assert (image[want] == 255).all() and (image[~want][:, 3] == 0).all()
 
@@ -115,7 +117,7 @@ def test_the_selected_mask_is_opaque_white_on_transparent(tracked):
 def test_an_empty_frame_has_no_overlay(tracked):
     geo = Geometry(full_hw=(72, 96), display_wh=DISPLAY)
     tracks = [tr.with_(segmentations=[None] * 8) for tr in tracked.state.tracks.values()]
-    assert render_overlay(tracks, 3, geo) == (None, [])
+    assert render_overlay(frame_masks(tracks, 3), geo) == (None, [])
 
 
 def test_runs_are_the_frame_ranges():
