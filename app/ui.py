@@ -87,8 +87,7 @@ def build_demo(studio) -> gr.Blocks:
         with gr.Row(elem_id="status-row", equal_height=True):
             c["message"] = gr.Markdown(elem_id="message", latex_delimiters=[])
             c["run_status"] = gr.HTML(elem_id="run-status")
-            c["cancel_btn"] = gr.Button("Cancel run", variant="stop", size="sm", elem_id="cancel", scale=0,
-                                        min_width=110)
+            c["cancel_btn"] = gr.Button("Cancel run", size="sm", elem_id="cancel", scale=0, min_width=110)
         with gr.Row(elem_id="work-row"):
             with gr.Column(scale=4, min_width=560):
                 c["viewer"] = StudioViewer(elem_id="viewer")

@@ -164,7 +164,7 @@ function createStudioViewer(element, props, trigger, watch) {
       S.doc = doc; S.docKey = doc.key;
       S.byId = new Map(doc.tracks.map(t => [t.id, t]));
       if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
-      renderList(); renderTop(); layout();  // the timeline's rows may take room from the frame
+      renderList(); renderTop(); updateFrameUi(); layout();  // the timeline's rows may take room from the frame
     }).catch(err => status(String(err.message || err), 0));
   }
 
@@ -818,6 +818,14 @@ function createStudioViewer(element, props, trigger, watch) {
     g.globalCompositeOperation = 'source-in';
     g.fillStyle = sel ? sel.color : '#ff0000'; g.globalAlpha = 0.6; g.fillRect(0, 0, S.w, S.h);
     ctx.drawImage(tmp, 0, 0, S.w, S.h);
+    // The strokes themselves, whatever the colours under them: painted lighter, erased darker.
+    for (const [layer, shade] of [[b.add, '#ffffff'], [b.erase, '#000000']]) {
+      g.globalCompositeOperation = 'copy'; g.globalAlpha = 1;
+      g.drawImage(layer, 0, 0);
+      g.globalCompositeOperation = 'source-in'; g.globalAlpha = 0.45;
+      g.fillStyle = shade; g.fillRect(0, 0, S.w, S.h);
+      ctx.drawImage(tmp, 0, 0, S.w, S.h);
+    }
   }
   // The strokes travel as one PNG: red where painted, green where erased, at display size.
   function applyBrush(why) {

@@ -113,7 +113,7 @@ def test_every_shortcut(studio):
     help_box = page.locator(".cv-help")
     help_box.wait_for(state="visible")
     assert "Ctrl + Shift + Z" in help_box.inner_text() and "Tab / Shift + Tab" in help_box.inner_text()
-    shot(page, "10_shortcuts_help", width=1366)
+    shot(page, "10_shortcuts_help", width=1366, full_page=False)
     s.press("Escape")
     help_box.wait_for(state="hidden")
     # Zoom keys.
