@@ -12,7 +12,7 @@
  */
 function createStudioViewer(element, props, trigger, watch) {
   'use strict';
-  const CACHE_ENTRIES = 72;     // frames kept decoded (frame + overlay bitmaps)
+  const CACHE_BYTES = 256 * 2 ** 20;  // decoded frames and overlays kept in the page (then the HTTP cache)
   const MAX_INFLIGHT = 6;       // parallel fetches (the browser allows 6 per host)
   const AHEAD_STEP = 8, BEHIND_STEP = 4, AHEAD_PLAY = 30;
   const ROW_H = 16, LABEL_W = 96, RULER_H = 18;
@@ -82,7 +82,7 @@ function createStudioViewer(element, props, trigger, watch) {
   // ---- state ------------------------------------------------------------------
   const S = {
     src: null, rev: -1, key: null, n: 0, fps: 0, w: 0, h: 0,
-    frame: 0, selected: null, lastCmd: null,
+    frame: 0, selected: null, lastCmd: null, keep: 64,
     doc: null, byId: new Map(), docKey: null,
     cache: new Map(),          // frame -> entry {frame, ov, sel}
     inflight: new Map(), queue: [],
@@ -135,6 +135,9 @@ function createStudioViewer(element, props, trigger, watch) {
     S.doc = null; S.byId = new Map(); S.docKey = null; S.brush = null;
     Object.assign(S, {src: v ? v.src : null, rev: -1, key: null, n: v ? v.n : 0, fps: v ? v.fps : 0,
                       w: v ? v.w : 0, h: v ? v.h : 0, frame: 0, selected: null, zoom: 1, panX: 0, panY: 0});
+    // As many decoded frames as fit the budget (a frame and its overlay, 4 bytes a pixel each),
+    // never fewer than playback prefetches.
+    S.keep = Math.max(AHEAD_PLAY + 8, Math.min(160, Math.floor(CACHE_BYTES / Math.max(1, S.w * S.h * 8))));
     emptyEl.hidden = !!S.src;
     root.classList.toggle('cv-loaded', !!S.src);
     scrub.max = String(Math.max(S.n - 1, 0));
@@ -180,9 +183,9 @@ function createStudioViewer(element, props, trigger, watch) {
     if (!e) {
       e = {frame: null, ov: null, sel: null, t};
       S.cache.set(t, e);
-      if (S.cache.size > CACHE_ENTRIES) {
+      if (S.cache.size > S.keep) {
         for (const [old, oe] of S.cache) {  // least recently used first
-          if (S.cache.size <= CACHE_ENTRIES) break;
+          if (S.cache.size <= S.keep) break;
           if (Math.abs(old - S.frame) < 3 || oe === S.shown) continue;  // never what is (about to be) on screen
           S.cache.delete(old); release(oe);
         }
