@@ -80,7 +80,7 @@ def test_cancel_a_running_run(page, studio_url, long_mp4):
     page.locator("#vocab textarea").fill("red square")
     page.locator("#run").click()
     s.wait_text("#run-status", "frames", timeout=120_000)
-    assert "Cancelling" in s.click("cancel", "Cancelling")
+    assert s.click("cancel", "Cancelling", "Cancelled").startswith("Cancel")  # the run may end before the answer shows
     assert "Cancelled" in s.wait_text("#run-status", "Cancelled", "Run:", timeout=120_000)
     assert s.rows() == [] and s.errors() == 0
     s.press("End")
