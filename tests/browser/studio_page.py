@@ -155,9 +155,13 @@ class StudioPage:
         self.upload(video)
         self.wait_text("#probe", "×")
         self.load()
-        self.page.get_by_text("Import YTVIS JSON onto this video").click()
-        self.page.locator("#import-file input[type=file]").set_input_files(str(annotations))
-        self.page.locator("#import-file").get_by_text(annotations.name).wait_for()
+        target = self.page.locator("#import-file")
+        if not target.is_visible():
+            self.page.locator("#import-acc").get_by_text("Import YTVIS JSON onto this video").click()
+        target.wait_for(state="visible")
+        target.locator("input[type=file]").set_input_files(str(annotations))
+        self.page.wait_for_function("n => document.querySelector('#import-file').innerText.includes(n)",
+                                    arg=annotations.name)
         out = self.click("import", "Imported")
         self.page.wait_for_function("sel => document.querySelectorAll(sel + ' .cv-row').length > 0", arg=VIEWER)
         return out
