@@ -17,6 +17,7 @@ function createStudioViewer(element, props, trigger, watch) {
   const AHEAD_STEP = 8, BEHIND_STEP = 4, AHEAD_PLAY = 30;
   const ROW_H = 16, LABEL_W = 96, RULER_H = 18;
   const MAX_ZOOM = 16;
+  const POLL_MS = 3000;
 
   const icon = (d) => `<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="${d}" fill="currentColor"/></svg>`;
   const ICONS = {
@@ -875,6 +876,12 @@ function createStudioViewer(element, props, trigger, watch) {
   });
   scrub.addEventListener('input', () => seek(Number(scrub.value)));
   function step(delta) { if (!S.src) { status('Load a video first.'); return; } stop(); seek(S.frame + delta); }
+
+  // Follow edits made in another tab (or by a run) while this one only looks: ask for the state now and then.
+  setInterval(() => {
+    if (!S.src || S.playing || document.hidden) return;
+    fetch(`${S.src}/rev`).then(r => { if (r.ok) noteState(r); }).catch(() => {});
+  }, POLL_MS);
 
   new ResizeObserver(() => layout()).observe(stage);
   window.addEventListener('resize', () => layout());

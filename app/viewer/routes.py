@@ -6,6 +6,8 @@
     GET /clipvis/v/{token}/mask/{track}/{t}       one instance's mask on frame t (PNG; 204 if absent or deleted)
     GET /clipvis/v/{token}/tracks                 the track list and timeline (JSON)
     GET /clipvis/v/{token}/pick/{t}?x=&y=         the instance on top at a display pixel (JSON)
+    GET /clipvis/v/{token}/rev                    the state the session is at (JSON): a tab polls it to
+                                                  follow edits made in another tab
 
 They are plain FastAPI routes handed to `launch(app_kwargs={"routes": ...})`,
 so they live on the one server `python app.py` starts (also on a Hugging
@@ -102,6 +104,11 @@ def viewer_routes(registry) -> list[APIRoute]:
                            "key": snap.key})
         return Response(body.encode(), media_type="application/json", headers=state_headers(snap))
 
+    def rev(token: str):
+        snap = snapshot(session_of(token))
+        body = json.dumps({"rev": snap.rev, "key": snap.key}).encode()
+        return Response(body, media_type="application/json", headers=state_headers(snap))
+
     get = dict(methods=["GET"], include_in_schema=False)
     return [
         APIRoute(PREFIX + "/{token}/frame/{t}", frame, **get),
@@ -109,4 +116,5 @@ def viewer_routes(registry) -> list[APIRoute]:
         APIRoute(PREFIX + "/{token}/mask/{track}/{t}", mask, **get),
         APIRoute(PREFIX + "/{token}/tracks", tracks, **get),
         APIRoute(PREFIX + "/{token}/pick/{t}", pick_at, **get),
+        APIRoute(PREFIX + "/{token}/rev", rev, **get),
     ]

@@ -160,6 +160,7 @@ def test_routes_serve_frames_overlays_masks_and_the_track_list(client, tracked):
     assert doc["tracks"][0]["runs"] == [[0, 7]] and doc["tracks"][0]["name"] == "square"
 
     assert http.get(f"{base}/pick/3", params={"x": 100, "y": 150}).json()["track"] == 1
+    assert http.get(f"{base}/rev").json() == {"rev": tracked.revision, "key": view_snapshot(tracked).key}
 
 
 def test_routes_follow_edits_and_refuse_what_does_not_exist(client, tracked):
