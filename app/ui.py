@@ -211,7 +211,9 @@ def _events(demo, c, studio):
     w(c["import_btn"].click, p(files.import_json, studio), [S, V, c["import_file"]], changed + ["ask_acc"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.
-    w(V.track, view.select_track, [S, V], list(view.TOOLS), trigger_mode="always_last", **fast)
+    # One at a time (a millisecond each), so the tools always end on the last selection made.
+    w(V.track, view.select_track, [S, V], list(view.TOOLS), trigger_mode="always_last", show_progress="hidden",
+      concurrency_limit=1, concurrency_id="select")
     w(V.relabel, p(edit.relabel_top, studio), [S, V], changed, **ed)
     w(V.paint, p(edit.paint, studio), [S, V], changed, **ed)
     # `input` fires while dragging and on every typed digit: what the slider shows is what applies.
