@@ -198,7 +198,10 @@ def _events(demo, c, studio):
     loaded = ["session", *changed, "video_info", "sessions", "vocab_text", "vocab_std", "resolution", "threshold",
               "run_status", "load_acc", "ask_acc"]
     fast = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
-    ed = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
+    # Edits queue one after another, each answered in the order asked (an edit takes milliseconds; the
+    # session's lock serialises them anyway): a quick second key press is kept, not dropped or overtaken.
+    ed = dict(show_progress="hidden", concurrency_limit=1, concurrency_id="edit", trigger_mode="multiple")
+    io = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)  # sessions and downloads
     w = functools.partial(_wire, c=c)
     p = functools.partial
 
@@ -207,7 +210,7 @@ def _events(demo, c, studio):
     w(c["load_btn"].click, p(files.load_video, studio),
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
-    w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **ed)
+    w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **io)
     w(c["import_btn"].click, p(files.import_json, studio), [S, V, c["import_file"]], changed + ["ask_acc"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.
@@ -218,7 +221,7 @@ def _events(demo, c, studio):
     w(V.paint, p(edit.paint, studio), [S, V], changed, **ed)
     # `input` fires while dragging and on every typed digit: what the slider shows is what applies.
     w(c["threshold"].input, p(edit.set_threshold, studio), [S, V, c["threshold"]], changed,
-      trigger_mode="always_last", **ed)
+      **{**ed, "trigger_mode": "always_last"})
 
     # The model: runs wait in app.run_job's queue (their place shown, Cancel reaches them); the
     # handler only streams progress, and viewing and editing never wait behind it.
@@ -249,7 +252,7 @@ def _events(demo, c, studio):
     w(c["redo"].click, p(edit.redo, studio), [S, V], changed, **ed)
 
     for kind in ("dataset", "results", "davis", "overlay"):
-        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [S], ["export_file", "message"], **ed)
+        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [S], ["export_file", "message"], **io)
 
 
 def launch(demo: gr.Blocks, *, host: str, port: int, share: bool = False, max_upload_mb: float = 1024,
