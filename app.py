@@ -1,24 +1,31 @@
 """CLIP-VIS Studio: `python app.py` serves the studio on http://127.0.0.1:7860.
 
-    python app.py --checkpoint FILE.pth [--clip-model NAME --clip-config CONFIG.json]
-
-(the README shows how to try it on the fidelity bundle's tiny model).
+    python app.py                      # the default released model (its weights must be downloaded)
+    python app.py --model demo         # a tiny random model built in memory: try every step, no files
 
 Every flag has an environment variable (`python app.py --help`), so a Hugging
 Face Space runs it with none. No weights are loaded until the first run.
 """
 from __future__ import annotations
 
-from app.config import Studio, StudioConfig, parse_args
-from app.model_service import ModelService
-from app.ui import build_demo, launch
+import sys
+
+from app.config import Studio, StudioConfig, WorkdirError, keep_gradio_files_in, parse_args, prepare_workdir
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    try:
+        prepare_workdir(args)
+    except WorkdirError as e:
+        print(f"CLIP-VIS Studio: {e}", file=sys.stderr)
+        sys.exit(2)
     config = StudioConfig.from_args(args)
-    config.workdir.mkdir(parents=True, exist_ok=True)
-    service = ModelService(args, allow_custom=config.allow_custom_checkpoint)
+    keep_gradio_files_in(config.workdir)
+    from app.model_service import ModelService  # after the work folder is set: Gradio reads it on import
+    from app.ui import build_demo, launch
+
+    service = ModelService.from_args(args)
     demo = build_demo(Studio(config=config, service=service))
     print(f"CLIP-VIS Studio: sessions in {config.workdir}; the model loads on the first run.", flush=True)
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from app.run_job import RunQueue
 from app.session import Limits
 from app.viewer.registry import ViewerRegistry
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+DEFAULT_WORKDIR = "./work"
+DEFAULT_QUOTA_GB = 20.0  # a few long videos with their frames, analyses and history
 
 
 def _env(name: str, default=None):
@@ -38,16 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="port (env CLIPVIS_PORT)")
     g.add_argument("--share", action="store_true", default=_env_flag("CLIPVIS_SHARE"),
                    help="also serve through a public gradio.live link (env CLIPVIS_SHARE=1)")
-    g.add_argument("--workdir", default=_env("CLIPVIS_WORKDIR", "./work"),
-                   help="where sessions are kept (env CLIPVIS_WORKDIR)")
+    g.add_argument("--workdir", default=_env("CLIPVIS_WORKDIR"),
+                   help=f"where sessions are kept; it must exist and be writable (default {DEFAULT_WORKDIR}, "
+                        "made if missing) (env CLIPVIS_WORKDIR)")
+    g.add_argument("--quota-gb", type=float, default=float(_env("CLIPVIS_QUOTA_GB", DEFAULT_QUOTA_GB)),
+                   help="disk space one browser's sessions may take; a new load beyond it is refused "
+                        f"(default {DEFAULT_QUOTA_GB:g}) (env CLIPVIS_QUOTA_GB)")
     g.add_argument("--max-frames", type=int, default=int(_env("CLIPVIS_MAX_FRAMES", 2000)),
                    help="most frames per session, after stride (env CLIPVIS_MAX_FRAMES)")
     g.add_argument("--max-upload-mb", type=float, default=float(_env("CLIPVIS_MAX_UPLOAD_MB", 1024)),
                    help="largest upload in MB (env CLIPVIS_MAX_UPLOAD_MB)")
-    g.add_argument("--allow-custom-checkpoint", action="store_true",
-                   default=_env_flag("CLIPVIS_ALLOW_CUSTOM_CHECKPOINT"),
-                   help="let users type a checkpoint path on the server; on by default only when listening on "
-                        "localhost, since a .pth file can run code (env CLIPVIS_ALLOW_CUSTOM_CHECKPOINT=1)")
+    g = p.add_argument_group("checkpoints the studio may load")
+    g.add_argument("--checkpoint-dir", default=_env("CLIPVIS_CHECKPOINT_DIR"), metavar="DIR",
+                   help="a folder of .pth / .safetensors files offered in the model list by file name, besides "
+                        "--model / --checkpoint, the released checkpoints and the demo (env CLIPVIS_CHECKPOINT_DIR)")
+    g.add_argument("--allow-checkpoint-paths", action="store_true", default=_env_flag("CLIPVIS_ALLOW_CHECKPOINT_PATHS"),
+                   help="let users type the path of a checkpoint file on the server (never one in the upload, "
+                        "temporary or session folders); off by default (env CLIPVIS_ALLOW_CHECKPOINT_PATHS=1)")
     add_model_arguments(p)
     return p
 
@@ -56,14 +66,62 @@ def build_parser() -> argparse.ArgumentParser:
 class StudioConfig:
     workdir: Path
     limits: Limits
-    allow_custom_checkpoint: bool
+    quota_bytes: float = DEFAULT_QUOTA_GB * 1e9
 
     @classmethod
     def from_args(cls, args) -> "StudioConfig":
-        return cls(workdir=Path(args.workdir).resolve(),
+        return cls(workdir=Path(args.workdir or DEFAULT_WORKDIR).resolve(),
                    limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb),
-                   allow_custom_checkpoint=args.allow_custom_checkpoint or
-                   (args.host in LOCAL_HOSTS and not args.share))
+                   quota_bytes=max(0.0, float(args.quota_gb)) * 1e9)
+
+
+class WorkdirError(ValueError):
+    """A work folder the studio cannot keep sessions in; the message says why in one line."""
+
+
+def prepare_workdir(args) -> Path:
+    """The work folder, checked before anything starts: an explicit --workdir
+    (or CLIPVIS_WORKDIR) must be an existing, writable folder; the default
+    ./work is made if missing. Raises WorkdirError."""
+    given = args.workdir
+    path = Path(given or DEFAULT_WORKDIR).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise WorkdirError(f"--workdir {given or DEFAULT_WORKDIR} is a file, not a folder")
+    if not path.exists():
+        if given:
+            raise WorkdirError(f"--workdir {given} does not exist: create it first (mkdir -p {given}) or pick another")
+        try:
+            path.mkdir(parents=True)
+        except OSError as e:
+            raise WorkdirError(f"cannot create the work folder {DEFAULT_WORKDIR} ({e.strerror})") from None
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise WorkdirError(f"--workdir {given or DEFAULT_WORKDIR} is not writable ({e.strerror})") from None
+    return path
+
+
+GRADIO_FILES = ".gradio"  # under the work folder: Gradio's uploads and the copies of files it serves
+GRADIO_FILES_KEEP_SECONDS = 24 * 3600
+
+
+def keep_gradio_files_in(workdir: Path) -> Path:
+    """Make Gradio put uploads and served files under the work folder (not the
+    system temp folder), and remove what it left there more than a day ago.
+    Must run before the UI is built: components read the folder when made."""
+    folder = Path(workdir) / GRADIO_FILES
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    cutoff = time.time() - GRADIO_FILES_KEEP_SECONDS
+    for entry in folder.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        except OSError:
+            continue
+    return folder
 
 
 def browser_secret(workdir: Path) -> str:

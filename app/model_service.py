@@ -1,9 +1,18 @@
-"""The predictor, loaded lazily on the first run and then kept for the process.
+"""The predictors, loaded lazily on first use and then kept for the process.
 
 `python app.py` must start (and importing, reviewing and correcting must
 work) without any weights, so nothing here loads at construction. The first
-run loads the chosen model under a lock; a missing file raises
-WeightsUnavailable, whose message says which file to place where.
+run loads the chosen model under a lock.
+
+Which checkpoints may load (issue 15): the configured model (`--model` /
+`--checkpoint`, chosen by whoever started the server), the released ones of
+the registry, the in-memory demo, and the files of the configured checkpoint
+folder (`--checkpoint-dir`), listed by file name. A path typed in the browser
+is refused unless the server runs with `--allow-checkpoint-paths`, and even
+then never inside the upload, temporary or session folders, where a visitor
+can place files. Every file loads with `torch.load(weights_only=True)` or as
+safetensors anyway (clipvis/weights.py). Names shown to visitors are file
+names, never server paths.
 
 One video pass at a time: the accelerator is shared by all users, so passes
 queue on `_inference` (Gradio's queue also limits the run event to one).
@@ -11,10 +20,17 @@ On a Hugging Face ZeroGPU Space the pass runs under `spaces.GPU`.
 """
 from __future__ import annotations
 
-import dataclasses
+import os
+import re
+import sys
+import tempfile
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
-from clipvis import CHECKPOINTS, InferenceConfig, load_predictor
+from clipvis import CHECKPOINTS, DEMO, CheckpointMismatch, InferenceConfig, UnknownCLIPModel, WeightsUnavailable
+from clipvis import load_predictor
+from clipvis.commands.model_args import inference_config, model_name
 
 try:  # ZeroGPU Spaces: GPU time is granted per decorated call
     import spaces
@@ -24,67 +40,153 @@ except ImportError:
     def _gpu(fn):
         return fn
 
-DEFAULT = "default"
-CUSTOM = "custom"
+DEFAULT = "default"  # the configured model
+CUSTOM = "custom"  # the dropdown entry that shows the path box
+FOLDER = "folder:"  # + a file name of the checkpoint folder
+TYPED = "path:"  # + a typed path (only with --allow-checkpoint-paths)
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+LOAD_ERRORS = (WeightsUnavailable, CheckpointMismatch, UnknownCLIPModel, ValueError, OSError)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    model: str  # the configured model: a registry name, "demo", or a file the server's owner named
+    clip_model: str | None = None  # for checkpoint files (the registry's own models know theirs)
+    clip_config: str | None = None
+    device: str = "auto"
+    config: InferenceConfig = InferenceConfig()
+    checkpoint_dir: Path | None = None
+    allow_paths: bool = False
+    off_limits: tuple[Path, ...] = ()  # folders a typed path may never point into
+
+    @classmethod
+    def from_args(cls, args) -> "ModelSettings":
+        """From `python app.py`'s flags (app/config.py)."""
+        return cls(model=model_name(args), clip_model=args.clip_model, clip_config=args.clip_config,
+                   device=args.device, config=inference_config(args),
+                   checkpoint_dir=Path(args.checkpoint_dir).resolve() if args.checkpoint_dir else None,
+                   allow_paths=args.allow_checkpoint_paths, off_limits=visitor_folders(args.workdir))
+
+
+def visitor_folders(workdir) -> tuple[Path, ...]:
+    """Where visitors' files land: Gradio's uploads (GRADIO_TEMP_DIR, else the
+    system's temporary folder) and the studio's sessions."""
+    folders = [tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR"), workdir]
+    return tuple(Path(f).resolve() for f in folders if f)
 
 
 class ModelService:
-    def __init__(self, args, *, allow_custom: bool = False, keep: int = 2):
-        """args: the parsed model flags (clipvis.commands.model_args)."""
-        self.args = args
-        self.allow_custom = allow_custom
+    def __init__(self, settings: ModelSettings, *, keep: int = 2):
+        self.settings = settings
         self.keep = keep  # predictors held at once (each is a full model)
         self._predictors: dict = {}
         self._load_lock = threading.Lock()
         self._inference = threading.Lock()
 
+    @classmethod
+    def from_args(cls, args, **kwargs) -> "ModelService":
+        return cls(ModelSettings.from_args(args), **kwargs)
+
+    @property
+    def config(self) -> InferenceConfig:
+        """The configured inference settings (a run may override the input size)."""
+        return self.settings.config
+
+    # ---- what may load ----------------------------------------------------
     def choices(self) -> list[tuple[str, str]]:
-        """(label, value) for the model picker: the configured model first."""
-        default = self.args.checkpoint or self.args.model
-        out = [(f"configured: {default}", DEFAULT)]
+        """(label, value) for the model picker: the configured model first. Labels
+        show names and file names only."""
+        s = self.settings
+        out = [(f"configured: {_shown(s.model)}", DEFAULT)]
+        if s.model != DEMO:
+            out.append((f"{DEMO} — a tiny random model to try the studio (its masks mean nothing)", DEMO))
         out += [(f"{c.name} — {c.title}", c.name) for c in CHECKPOINTS.values()]
-        if self.allow_custom:
-            out.append(("custom checkpoint path…", CUSTOM))
+        out += [(f"{name} (checkpoint folder)", FOLDER + name) for name in self.folder_checkpoints()]
+        if s.allow_paths:
+            out.append(("checkpoint path on the server…", CUSTOM))
         return out
 
+    def folder_checkpoints(self) -> list[str]:
+        folder = self.settings.checkpoint_dir
+        if folder is None or not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir()
+                      if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES and not p.name.startswith("."))
+
     def spec(self, choice: str, custom_path: str = "") -> str:
-        """The key a model is loaded and remembered under."""
+        """The key a model is loaded and remembered under; ValueError for one that may not load."""
         if choice in (None, "", DEFAULT):
             return DEFAULT
+        if choice == DEMO or choice in CHECKPOINTS:
+            return choice
+        if isinstance(choice, str) and choice.startswith(FOLDER):
+            self._folder_file(choice[len(FOLDER):])
+            return choice
         if choice == CUSTOM:
-            if not self.allow_custom:
-                raise ValueError("custom checkpoints are off on this server (start it with --allow-custom-checkpoint)")
-            if not (custom_path or "").strip():
-                raise ValueError("type the path of a checkpoint file on the server")
-            return custom_path.strip()
-        if choice not in CHECKPOINTS:
-            raise ValueError(f"unknown model {choice!r}")
-        return choice
+            return TYPED + str(self._typed_path(custom_path))
+        raise ValueError(f"unknown model {_shown(str(choice))!r}")
 
+    def _folder_file(self, name: str) -> Path:
+        if name not in self.folder_checkpoints():  # a listed name, never a path from the client
+            raise ValueError(f"no checkpoint {_shown(name)!r} in this server's checkpoint folder")
+        return self.settings.checkpoint_dir / name
+
+    def _typed_path(self, text: str) -> Path:
+        if not self.settings.allow_paths:
+            raise ValueError("checkpoint paths are off on this server (start it with --allow-checkpoint-paths); "
+                             "pick a model from the list")
+        if not (text or "").strip():
+            raise ValueError("type the path of a checkpoint file on the server")
+        path = Path(text.strip()).expanduser()
+        if not path.is_absolute():
+            raise ValueError("type the checkpoint's absolute path on the server")
+        real = path.resolve()
+        if any(real == d or d in real.parents for d in self.settings.off_limits):
+            raise ValueError(f"{path.name}: checkpoints are never loaded from the upload, temporary or session "
+                             "folders; ask the server's owner to put it in the checkpoint folder")
+        if real.suffix.lower() not in CHECKPOINT_SUFFIXES or not real.is_file():
+            raise ValueError(f"{path.name}: not a checkpoint file on the server ({', '.join(CHECKPOINT_SUFFIXES)})")
+        return real
+
+    # ---- loading ------------------------------------------------------------
     def loaded(self, spec: str) -> bool:
         return spec in self._predictors
 
     def get(self, spec: str = DEFAULT):
-        """The predictor for `spec`, loading it once (WeightsUnavailable if the file is missing)."""
+        """The predictor for `spec`, loading it once. If it cannot load, the error
+        (WeightsUnavailable, CheckpointMismatch, ...) has a message fit for a
+        visitor; the server's log has the whole one."""
         with self._load_lock:
             if spec not in self._predictors:
-                a = self.args
-                cfg = InferenceConfig(min_size=a.min_size, max_size=a.max_size, window=a.window,
-                                      memory_size=a.memory, top_k_frames=a.top_k_frames, topk=a.topk,
-                                      precision=a.precision)
-                if spec == DEFAULT:
-                    predictor = load_predictor(a.checkpoint or a.model, clip_model=a.clip_model,
-                                               clip_config=a.clip_config, device=a.device, config=cfg)
-                else:  # an official name (its own CLIP) or a custom file (CLIP from the flags)
-                    custom = spec not in CHECKPOINTS
-                    predictor = load_predictor(spec, clip_model=a.clip_model if custom else None,
-                                               clip_config=a.clip_config if custom else None,
-                                               device=a.device, config=cfg)
+                predictor = self._load(spec)
                 while len(self._predictors) >= self.keep:
                     self._predictors.pop(next(iter(self._predictors)))
                 self._predictors[spec] = predictor
             return self._predictors[spec]
 
+    def _load(self, spec: str):
+        s = self.settings
+        try:
+            if spec == DEFAULT:
+                return load_predictor(s.model, clip_model=s.clip_model, clip_config=s.clip_config,
+                                      device=s.device, config=s.config)
+            if spec == DEMO or spec in CHECKPOINTS:  # their own CLIP
+                return load_predictor(spec, device=s.device, config=s.config)
+            if spec.startswith(FOLDER):
+                path = self._folder_file(spec[len(FOLDER):])
+            elif spec.startswith(TYPED):  # checked again: a session may outlive the setting
+                path = self._typed_path(spec[len(TYPED):])
+            else:
+                raise ValueError("the model this was made with is not offered on this server")
+            return load_predictor(str(path), clip_model=s.clip_model, clip_config=s.clip_config,
+                                  device=s.device, config=s.config)
+        except LOAD_ERRORS as e:
+            # The whole message to the server's log; the visitor's names no server folder.
+            print(f"clipvis studio: model {spec!r} did not load: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            shown = _shown(s.model if spec == DEFAULT else spec)
+            raise type(e)(f"{shown}: {without_paths(str(e))}") from None
+
+    # ---- running --------------------------------------------------------------
     def analyse(self, spec: str, frames, *, num_frames: int, min_size: int, cancel, on_progress, on_wait=None):
         """One video pass; returns the engine's VideoAnalysis. Raises Cancelled."""
         if not self._inference.acquire(blocking=False):
@@ -104,9 +206,22 @@ class ModelService:
 
 @_gpu
 def _analyse(predictor, frames, num_frames, min_size, cancel, on_progress):
-    # The input size is a per-run choice; the predictor is used by one pass at a time.
-    predictor.config = dataclasses.replace(predictor.config, min_size=int(min_size))
-    state = predictor.init_state()
-    for progress in predictor.propagate(frames, state, num_frames=num_frames, cancel=cancel):
-        on_progress(progress)
-    return predictor.finish(state)
+    # The input size is this run's own setting: the shared predictor's config is not touched.
+    return predictor.analyse(frames, num_frames=num_frames, progress=on_progress, cancel=cancel,
+                             min_size=int(min_size))
+
+
+def _shown(spec: str) -> str:
+    """A model as a visitor may see it: a name, or a file's name without its folders."""
+    for prefix in (FOLDER, TYPED):
+        if spec.startswith(prefix):
+            spec = spec[len(prefix):]
+    return spec if spec in CHECKPOINTS or spec in (DEMO, DEFAULT) else Path(spec).name
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:~|[A-Za-z]:)?[/\\](?:[^\s'\"(),;:/\\]+[/\\])*([^\s'\"(),;:/\\]*)")
+
+
+def without_paths(message: str) -> str:
+    """A message with every absolute path cut to its last part ("…/name")."""
+    return _ABSOLUTE_PATH.sub(lambda m: "…/" + m.group(1), message)

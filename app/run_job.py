@@ -19,7 +19,10 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 
-from clipvis import Cancelled, CheckpointMismatch, UnknownCLIPModel, WeightsUnavailable
+from clipvis import Cancelled, CheckpointMismatch, UnknownCLIPModel, WeightsUnavailable, analysis_io
+
+from app.messages import for_user
+from app.session import SaveError
 
 
 @dataclass(eq=False)  # jobs are compared by identity (the queue looks them up)
@@ -29,6 +32,8 @@ class RunJob:
     spec: str
     vocabulary: object
     min_size: int
+    vocab_text: str = ""  # as the user typed it, kept with the session to fill the inputs on resume
+    vocab_std: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     stage: str = "starting"
@@ -68,9 +73,10 @@ class RunJob:
     def _progress(self, p):
         self.stage, self.frames_done, self.eta = "analysing frames", p.frames_done, p.eta
 
-    def _masks(self, done, total):
-        self.stage, self.frames_done, self.num_frames = "encoding masks", done, total
-        self.eta = None
+    def _stage(self, name):
+        def report(done, total):
+            self.stage, self.frames_done, self.num_frames, self.eta = name, done, total, None
+        return report
 
     def _work(self):
         try:
@@ -82,16 +88,22 @@ class RunJob:
                 self.spec, (f for _, f in video), num_frames=self.num_frames, min_size=self.min_size,
                 cancel=self.cancel, on_progress=self._progress,
                 on_wait=lambda: setattr(self, "stage", "waiting: another run is using the model"))
+            # What is classified and shown is what is stored, so a restart finds the same results.
+            stored = analysis_io.compact(analysis, progress=self._stage("storing the analysis"))
+            del analysis
             self.stage = "classifying"
-            result = self.service.classify(self.spec, analysis, self.vocabulary)
-            self.session.meta.min_size = self.min_size
-            edit = self.session.set_analysis(analysis, result, model=self.spec, progress=self._masks)
+            result = self.service.classify(self.spec, stored.analysis, self.vocabulary)
+            edit = self.session.set_analysis(
+                stored, result, model=self.spec, progress=self._stage("encoding masks"),
+                meta_changes={"min_size": self.min_size, "vocab_text": self.vocab_text, "vocab_std": self.vocab_std})
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
         except Cancelled:
             self.cancelled = True
             self.error = "Cancelled: the tracks from before the run are unchanged."
         except WeightsUnavailable as e:
             self.error = f"No model weights. {e}"
+        except SaveError as e:
+            self.error = f"The run's tracks were not kept. {e}"
         except (CheckpointMismatch, UnknownCLIPModel, ValueError, OSError, RuntimeError) as e:
             self.error = f"The run failed: {e}"
         except Exception as e:  # a bug: say so in the UI, keep the details in the log
@@ -104,12 +116,13 @@ class RunJob:
     def status_html(self) -> str:
         """The place in the queue, or a progress bar with frames done, the stage and the time left."""
         if self.done.is_set():
-            text = self.error or self.message
-            return f"<div class='run-status {'error' if self.error else 'ok'}'>{html.escape(text)}</div>"
+            text = for_user(self.error or self.message)
+            kind = "ok" if not self.error else ("queued" if self.cancelled else "error")
+            return f"<div class='run-status {kind}'>{html.escape(text)}</div>"
         n = self.ahead if self.waiting else 0
         if n:  # 0 ahead: it is about to start, show the progress bar
             return (f"<div class='run-status queued'>Waiting for the model: {n} run{'s' if n != 1 else ''} "
-                    f"ahead of yours (place {n + 1} in the queue). <b>Cancel</b> takes it out.</div>")
+                    f"ahead of yours (place {n + 1} in the queue). <b>Cancel run</b> takes it out.</div>")
         total = max(self.num_frames, 1)
         pct = 100.0 * self.frames_done / total
         eta = f" · {self.eta:.0f} s left" if self.eta is not None else ""

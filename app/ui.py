@@ -26,6 +26,7 @@ from clipvis.vocab import list_vocabularies
 from app.callbacks import edit, files, run, view
 from app.config import browser_secret
 from app.model_service import CUSTOM, DEFAULT
+from app.view_state import ViewState
 from app.viewer.component import StudioViewer
 from app.viewer.routes import viewer_routes
 
@@ -79,7 +80,8 @@ def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="CLIP-VIS Studio") as demo:
         c["browser"] = gr.BrowserState(None, storage_key="clipvis_studio_browser",
                                        secret=browser_secret(studio.config.workdir))
-        c["session"] = gr.State(None)
+        # This tab's view (selection, frame, its run); the session inside is shared with other tabs.
+        c["view"] = gr.State(ViewState())
         with gr.Row(elem_id="studio-head", equal_height=False):
             gr.Markdown("**CLIP-VIS Studio**<br>press **?** for the keys", elem_id="title")
             _load_panel(c)
@@ -118,7 +120,10 @@ def _load_panel(c):
         c["video_info"] = gr.Markdown(elem_id="video-info", latex_delimiters=[])
         with gr.Accordion("Sessions (resume your work)", open=True):
             c["sessions"] = gr.Dropdown(label="Saved sessions of this browser", choices=[], elem_id="sessions")
-            c["resume_btn"] = gr.Button("Resume", elem_id="resume")
+            with gr.Row():
+                c["resume_btn"] = gr.Button("Resume", elem_id="resume")
+                c["delete_session_btn"] = gr.Button("Delete session and its files", variant="stop",
+                                                    elem_id="delete-session")
 
 
 def _ask_panel(c, studio):
@@ -129,7 +134,7 @@ def _ask_panel(c, studio):
             c["vocab_std"] = gr.Dropdown([""] + list_vocabularies(), value=None, label="…and/or a standard vocabulary")
             c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model", elem_id="model")
         c["custom"] = gr.Textbox(label="Checkpoint path on the server", visible=False, elem_id="custom-checkpoint")
-        size = studio.service.args.min_size
+        size = studio.service.config.min_size
         c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size,
                                       label="Model input size (short side, pixels)")
         c["run_btn"] = gr.Button("▶ Run", variant="primary", elem_id="run")
@@ -193,10 +198,10 @@ def _export_panel(c):
 
 
 def _events(demo, c, studio):
-    S, V = c["session"], c["viewer"]
+    T, V = c["view"], c["viewer"]  # the tab's state on the server; what its viewer shows
     changed = list(view.CHANGED)
-    loaded = ["session", *changed, "video_info", "sessions", "vocab_text", "vocab_std", "resolution", "threshold",
-              "run_status", "load_acc", "ask_acc"]
+    loaded = [*changed, "video_info", "vocab_text", "vocab_std", "resolution", "threshold", "run_status",
+              "load_acc", "ask_acc"]
     fast = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
     # Edits queue one after another, each answered in the order asked (an edit takes milliseconds; the
     # session's lock serialises them anyway): a quick second key press is kept, not dropped or overtaken.
@@ -205,54 +210,58 @@ def _events(demo, c, studio):
     w = functools.partial(_wire, c=c)
     p = functools.partial
 
-    w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", "sessions", "message"])
+    # Page load: the browser's id, and its most recent session reopened.
+    w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", *loaded])
     w(c["upload"].upload, files.probe, [c["upload"]], ["probe"], **fast)
     w(c["load_btn"].click, p(files.load_video, studio),
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
     w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **io)
-    w(c["import_btn"].click, p(files.import_json, studio), [S, V, c["import_file"]], changed + ["ask_acc"], **ed)
+    w(c["delete_session_btn"].click, p(files.delete_session, studio), [c["browser"], c["sessions"], T],
+      ["view", "viewer", "sessions", "message", *view.TOOLS], **io)
+    w(c["import_btn"].click, p(files.import_json, studio), [T, V, c["import_file"]], changed + ["ask_acc"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.
     # One at a time (a millisecond each), so the tools always end on the last selection made.
-    w(V.track, view.select_track, [S, V], list(view.TOOLS), trigger_mode="always_last", show_progress="hidden",
+    # One at a time (a millisecond each), so the tools always end on the last selection made.
+    w(V.track, view.select_track, [T, V], ["view", *view.TOOLS], trigger_mode="always_last", show_progress="hidden",
       concurrency_limit=1, concurrency_id="select")
-    w(V.relabel, p(edit.relabel_top, studio), [S, V], changed, **ed)
-    w(V.paint, p(edit.paint, studio), [S, V], changed, **ed)
+    w(V.relabel, p(edit.relabel_top, studio), [T, V], changed, **ed)
+    w(V.paint, p(edit.paint, studio), [T, V], changed, **ed)
     # `input` fires while dragging and on every typed digit: what the slider shows is what applies.
-    w(c["threshold"].input, p(edit.set_threshold, studio), [S, V, c["threshold"]], changed,
+    w(c["threshold"].input, p(edit.set_threshold, studio), [T, V, c["threshold"]], changed,
       **{**ed, "trigger_mode": "always_last"})
 
     # The model: runs wait in app.run_job's queue (their place shown, Cancel reaches them); the
     # handler only streams progress, and viewing and editing never wait behind it.
     w(c["model"].change, lambda m: {"custom": gr.update(visible=m == CUSTOM)}, [c["model"]], ["custom"], **fast)
     w(c["run_btn"].click, p(run.run, studio),
-      [S, V, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
+      [T, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
       ["run_status", "ask_acc", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
       concurrency_id="run-progress")
-    w(c["cancel_btn"].click, run.cancel, [S], ["message"], **fast)
-    w(c["requery_btn"].click, p(run.requery, studio), [S, V, c["vocab_text"], c["vocab_std"]],
+    w(c["cancel_btn"].click, run.cancel, [T], ["message"], **fast)
+    w(c["requery_btn"].click, p(run.requery, studio), [T, V, c["vocab_text"], c["vocab_std"]],
       changed + ["run_status"], concurrency_limit=2, concurrency_id="classify")
-    w(c["candidates_btn"].click, p(run.candidates, studio), [S], ["candidates", "message"],
+    w(c["candidates_btn"].click, p(run.candidates, studio), [T], ["candidates", "message"],
       concurrency_limit=2, concurrency_id="classify")
-    w(c["promote_btn"].click, p(run.promote, studio), [S, V, c["candidates"]], changed,
+    w(c["promote_btn"].click, p(run.promote, studio), [T, V, c["candidates"]], changed,
       concurrency_limit=2, concurrency_id="classify")
 
     # Corrections: each acts on the track selected and the frame shown in this tab's viewer.
-    w(c["relabel_btn"].click, p(edit.relabel, studio), [S, V, c["relabel_text"]], changed, **ed)
-    w(c["relabel_text"].submit, p(edit.relabel, studio), [S, V, c["relabel_text"]], changed, **ed)
-    w(c["delete_btn"].click, p(edit.delete, studio), [S, V], changed, **ed)
-    w(c["hide_btn"].click, p(edit.toggle_hidden, studio), [S, V], changed, **ed)
-    w(c["split_btn"].click, p(edit.split, studio), [S, V], changed, **ed)
-    w(c["delete_range_btn"].click, p(edit.delete_range, studio), [S, V, c["range_start"], c["range_end"]],
+    w(c["relabel_btn"].click, p(edit.relabel, studio), [T, V, c["relabel_text"]], changed, **ed)
+    w(c["relabel_text"].submit, p(edit.relabel, studio), [T, V, c["relabel_text"]], changed, **ed)
+    w(c["delete_btn"].click, p(edit.delete, studio), [T, V], changed, **ed)
+    w(c["hide_btn"].click, p(edit.toggle_hidden, studio), [T, V], changed, **ed)
+    w(c["split_btn"].click, p(edit.split, studio), [T, V], changed, **ed)
+    w(c["delete_range_btn"].click, p(edit.delete_range, studio), [T, V, c["range_start"], c["range_end"]],
       changed, **ed)
-    w(c["merge_btn"].click, p(edit.merge, studio), [S, V, c["merge_with"]], changed, **ed)
-    w(c["copy_btn"].click, p(edit.copy_forward, studio), [S, V, c["copy_n"]], changed, **ed)
-    w(c["undo"].click, p(edit.undo, studio), [S, V], changed, **ed)
-    w(c["redo"].click, p(edit.redo, studio), [S, V], changed, **ed)
+    w(c["merge_btn"].click, p(edit.merge, studio), [T, V, c["merge_with"]], changed, **ed)
+    w(c["copy_btn"].click, p(edit.copy_forward, studio), [T, V, c["copy_n"]], changed, **ed)
+    w(c["undo"].click, p(edit.undo, studio), [T, V], changed, **ed)
+    w(c["redo"].click, p(edit.redo, studio), [T, V], changed, **ed)
 
     for kind in ("dataset", "results", "davis", "overlay"):
-        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [S], ["export_file", "message"], **io)
+        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [T], ["export_file", "message"], **io)
 
 
 def launch(demo: gr.Blocks, *, host: str, port: int, share: bool = False, max_upload_mb: float = 1024,

@@ -28,7 +28,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from clipvis import InferenceConfig, VideoPredictor, build_model, resolve_device  # noqa: E402
+from clipvis import InferenceConfig, build_model, predictor_for, resolve_device  # noqa: E402
 from clipvis.labeling import LabelOptions, label_dataset  # noqa: E402
 from clipvis.vocab import load_vocabulary  # noqa: E402
 
@@ -75,7 +75,7 @@ def bench_one(name: str, device: torch.device, videos: int, frames: int, vocab, 
     tmp.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     model, tokenizer = MODELS[name][1](tmp)
-    predictor = VideoPredictor(model, tokenizer=tokenizer, config=InferenceConfig(min_size=480, max_size=1333),
+    predictor = predictor_for(model, tokenizer=tokenizer, config=InferenceConfig(min_size=480, max_size=1333),
                                device=device, text_cache_dir=tmp / "text")
     predictor.text_classifier(vocab)  # once per run, not per video
     setup = time.perf_counter() - t0

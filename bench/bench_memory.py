@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,14 +35,15 @@ TINY_TRUNK_640 = {
 def child(frames: int, trunk: str, h: int, w: int, min_size: int = 480, trim: bool = True):
     import torch
     from bench.common import synthetic_video
+    from bench.probe_inputs import status_mb
     from clipvis.build import create_clip, register_clip_config
     from clipvis.modeling import CLIPVISModel, HeadConfig
-    from clipvis.predictor import InferenceConfig, VideoPredictor
+    from clipvis import InferenceConfig, predictor_for
+    from clipvis.backends import CPUVideoPredictor
 
     torch.set_num_threads(2)
     if not trim:  # compare with the freed heap memory kept, never handed back
-        import clipvis.predictor
-        clipvis.predictor.release_freed_memory = lambda: None
+        CPUVideoPredictor._window_done = lambda self: None
     name = trunk
     if trunk == "tiny":
         cfg = Path(tempfile.mkdtemp()) / "clipvis_bench_tiny640.json"
@@ -52,7 +52,7 @@ def child(frames: int, trunk: str, h: int, w: int, min_size: int = 480, trim: bo
     torch.manual_seed(0)
     clip, tok = create_clip(name)
     model = CLIPVISModel(clip_model=clip, head_cfg=HeadConfig())
-    pred = VideoPredictor(model, tokenizer=tok, config=InferenceConfig(min_size=min_size))
+    pred = predictor_for(model, tokenizer=tok, config=InferenceConfig(min_size=min_size))  # the CPU backend
     base_video = synthetic_video(20, h, w)  # frames are generated on the fly, never held whole
     t0 = time.perf_counter()
     analysis = pred.analyse((base_video[i % 20] for i in range(frames)), num_frames=frames)
@@ -61,7 +61,7 @@ def child(frames: int, trunk: str, h: int, w: int, min_size: int = 480, trim: bo
     small = sum(t.numel() * t.element_size() for t in (analysis.object_logits, analysis.ious, analysis.pooled,
                                                        analysis.pool_empty, analysis.pos_sigmoid_sum,
                                                        analysis.pos_count))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = status_mb("VmHWM") * 2**20  # not ru_maxrss: Linux carries the parent's peak across exec
     print(json.dumps({"frames": frames, "peak": peak, "masks": masks, "small": small, "seconds": seconds}))
 
 

@@ -22,17 +22,20 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.session import Track  # noqa: E402
 from app.session.frames import display_size  # noqa: E402
-from app.viewer.document import frame_masks, track_mask  # noqa: E402
 from app.viewer.overlays import Geometry, display_mask, mask_png, render_overlay  # noqa: E402
 from bench.viewer_clip import _masks  # noqa: E402
-from clipvis.formats.rle import mask_to_rle  # noqa: E402
+from clipvis.formats.rle import mask_to_rle, rle_to_mask  # noqa: E402
 
 
-def tracks_at(n: int, w: int, h: int) -> list:
-    return [Track(id=k + 1, category_id=1, score=0.9, segmentations=(mask_to_rle(_masks(3, k, w, h, 0)),))
-            for k in range(n)]
+def masks_at(n: int, w: int, h: int) -> list[dict]:
+    """n instances' masks on one frame, as the session stores them (compressed RLE)."""
+    return [mask_to_rle(_masks(3, k, w, h, 0)) for k in range(n)]
+
+
+def decoded(rles) -> list:
+    """What the overlay route gets from the session's mask store: (track id, full-size mask)."""
+    return [(k + 1, rle_to_mask(r, order="F")) for k, r in enumerate(rles)]
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -54,16 +57,16 @@ def main():
     for size in args.size or ["640x480", "1280x720"]:
         w, h = (int(v) for v in size.lower().split("x"))
         geo = Geometry(full_hw=(h, w), display_wh=display_size(w, h))
-        tracks = tracks_at(args.instances, w, h)
+        rles = masks_at(args.instances, w, h)
         frame = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (geo.display_wh[1], geo.display_wh[0], 3),
                                                                    dtype=np.uint8), (0, 0), 3)
         jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-        png, _ = render_overlay(frame_masks(tracks, 0), geo)
+        png, _ = render_overlay(decoded(rles), geo)
         rows += [
             (size, f"overlay: decode the masks → label map → outlines → palette PNG ({len(png) // 1024} kB)",
-             median_ms(lambda: render_overlay(frame_masks(tracks, 0), geo), args.repeats)),
+             median_ms(lambda: render_overlay(decoded(rles), geo), args.repeats)),
             (size, "selected instance's mask (decode, resize, PNG)",
-             median_ms(lambda: mask_png(display_mask(track_mask(tracks[3], 0), geo)), args.repeats)),
+             median_ms(lambda: mask_png(display_mask(rle_to_mask(rles[3]), geo)), args.repeats)),
             (size, f"browser side, for scale: decode the {len(jpeg) // 1024} kB display JPEG",
              median_ms(lambda: cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), args.repeats)),
         ]

@@ -1,8 +1,8 @@
 """The samplings of deformable attention, one layer at 480x864 (res3..res5):
-grid_sample per level (training's and the GPU's path), the embedding_bag
-gather (the CPU's inference path without a C compiler) and, on the CPU, the C
-sampler (clipvis/native, the CPU's default), on the same module and inputs,
-interleaved. Each is the whole attention layer: projections, sampling, output.
+grid_sample per level (the model's own path: training and the GPU) and the
+embedding_bag gather (the CPU backend's, clipvis/backends/cpu_sampling.py), on
+the same weights and inputs, interleaved. Each is the whole attention layer:
+projections, sampling, output.
 
     python bench/bench_sampling.py [--device cpu|cuda] [--threads 2] [--frames 2] [--reps 9]
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clipvis.backends.cpu_sampling import GatherMSDeformAttn  # noqa: E402
 from clipvis.modeling.deform_attn import MSDeformAttn  # noqa: E402
 from clipvis.modeling.pixel_decoder import DeformEncoder  # noqa: E402
-from clipvis.native import native_sampling_available  # noqa: E402
 
 SHAPES = [(15, 27), (30, 54), (60, 108)]  # res5, res4, res3 of a 480x864 input
 
@@ -43,22 +43,18 @@ def main():
     query = torch.randn(args.frames, tokens, 256, device=dev)
     src = torch.randn(args.frames, tokens, 256, device=dev)
     ref = DeformEncoder.reference_points(SHAPES, dev)
-
-    pixel_ref = attn.pixel_reference(ref, SHAPES)
+    gather = GatherMSDeformAttn(256, len(SHAPES), 8, 4).to(dev).requires_grad_(False)
+    gather.load_state_dict(attn.state_dict())
+    modules = {"grid_sample": attn, "gather": gather}
 
     @torch.no_grad()
     def run(path: str):
-        if path == "grid_sample":
-            out = attn._forward_grid(query, ref, src, SHAPES)
-        elif path == "gather":
-            out = attn._forward_gather(query, pixel_ref, src, SHAPES)
-        else:
-            out = attn._forward_native(query, pixel_ref, src, SHAPES)
+        out = modules[path](query, ref, src, SHAPES)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return out
 
-    paths = ["grid_sample", "gather"] + (["C sampler"] if dev.type == "cpu" and native_sampling_available() else [])
+    paths = list(modules)
     outs = {name: run(name) for name in paths}
     times = {name: [] for name in paths}
     for _ in range(args.reps):

@@ -10,9 +10,9 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 {
   echo "# GPU checks ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1))"
   echo; echo "## ConvNeXt-B at 480x864, fp16 autocast"
-  timeout 240 python bench/bench_engine.py --device cuda --precision fp16 --frames 40 --window 10 --threads 8
+  timeout 240 "${PYTHON:-python3}" bench/bench_engine.py --device cuda --precision fp16 --frames 40 --window 10 --threads 8
   echo; echo "## ConvNeXt-B at 480x864, fp32"
-  timeout 180 python bench/bench_engine.py --device cuda --precision fp32 --frames 20 --window 10 --threads 8
+  timeout 180 "${PYTHON:-python3}" bench/bench_engine.py --device cuda --precision fp32 --frames 20 --window 10 --threads 8
   echo; echo "## CUDA against CPU, oracle bundle"
-  timeout 120 python bench/gpu_agreement.py
+  timeout 120 "${PYTHON:-python3}" bench/gpu_agreement.py
 } 2>&1 | grep -v "^WARNING" | tee bench/out/gpu.md

@@ -7,4 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1  # random CLIP weights: nothing to download
-exec timeout 590 python bench/gpu_train.py "$@"
+# PYTHON: the interpreter to use (the tests pass their own, which need not be on PATH as `python`).
+exec timeout 590 "${PYTHON:-python3}" bench/gpu_train.py "$@"

@@ -46,6 +46,16 @@ def _umask() -> int:
     return mask
 
 
+def fsync_dir(folder) -> None:
+    """Make the renames into `folder` durable: POSIX keeps a file's name in its
+    folder, which must be synced too for the name to survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path, data: bytes) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:

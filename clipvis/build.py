@@ -10,8 +10,10 @@ from pathlib import Path
 
 import torch
 
+from .config import InferenceConfig
+from .demo import DEMO, build_demo_model
 from .modeling import CLIPVISModel, HeadConfig
-from .predictor import InferenceConfig, VideoPredictor
+from .predictor import VideoPredictor
 from .text import default_cache_dir
 from .weights import (CHECKPOINTS, DEFAULT_CLIP_MODEL, CheckpointMismatch, WeightsUnavailable, _check_network,
                       load_into, offline, read_state_dict, resolve_checkpoint)
@@ -26,7 +28,7 @@ def resolve_device(device: str | None = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+        raise ValueError(f"`device` is {device!r}, but no CUDA GPU is available")
     return dev
 
 
@@ -51,13 +53,13 @@ def create_clip(name: str, *, pretrained: str | None = None, device="cpu"):
         close = difflib.get_close_matches(name, open_clip.list_models(), n=3)
         raise UnknownCLIPModel(f"open_clip knows no model {name!r}" +
                                (f"; did you mean {', '.join(close)}?" if close else
-                                "; give a config with --clip-config"))
+                                "; give its open_clip config as `clip_config`"))
     if pretrained and not Path(pretrained).exists():
         tags = [t for m, t in open_clip.list_pretrained() if m == name]
         if pretrained not in tags:
             raise UnknownCLIPModel(f"{name} has no pretrained tag {pretrained!r} (known: {', '.join(tags) or 'none'})")
         if not offline():
-            _check_network("huggingface.co", "Or pass a local CLIP weights file as the pretrained value.")
+            _check_network("huggingface.co", "Or pass a local CLIP weights file as `clip_pretrained`.")
     try:
         model = open_clip.create_model(name, pretrained=pretrained or None, device=device,
                                        cache_dir=str(default_cache_dir() / "open_clip"))
@@ -66,7 +68,7 @@ def create_clip(name: str, *, pretrained: str | None = None, device="cpu"):
             raise WeightsUnavailable(
                 f"could not get CLIP weights {name}/{pretrained} ({type(e).__name__}: {str(e)[:200]}). "
                 f"Download them once with network access (cache: {default_cache_dir() / 'open_clip'}), "
-                "or pass a local weights file as the pretrained value.") from None
+                "or pass a local weights file as `clip_pretrained`.") from None
         raise
     return model, open_clip.get_tokenizer(name)
 
@@ -95,8 +97,15 @@ def _register_saved_clip_config(name: str, meta: dict):
 
 def build_model(*, checkpoint: str | None, clip_model: str | None = None, clip_config: str | None = None,
                 clip_pretrained: str | None = None, device="cpu") -> tuple[CLIPVISModel, object, str]:
-    """(model, tokenizer, clip model name). Without a checkpoint the head is random
-    (for training) and CLIP comes from `clip_pretrained`."""
+    """(model, tokenizer, clip model name). `checkpoint`: a registry name, a file, or
+    "demo" (clipvis/demo.py). Without one the head is random (for training) and
+    CLIP comes from `clip_pretrained`."""
+    if checkpoint == DEMO:
+        if clip_model or clip_config or clip_pretrained:
+            raise ValueError("the demo model has its own tiny CLIP: leave out `clip_model`, `clip_config` "
+                             "and `clip_pretrained`")
+        model, tokenizer, name = build_demo_model()
+        return model.to(device), tokenizer, name
     if clip_config:
         config_name = register_clip_config(clip_config)
         clip_model = clip_model or config_name
@@ -107,7 +116,7 @@ def build_model(*, checkpoint: str | None, clip_model: str | None = None, clip_c
         info = CHECKPOINTS.get(str(checkpoint))
         clip_model = clip_model or meta.get("clip_model") or (info.clip_model if info else None) or guess_clip_model(sd)
         if clip_model is None:
-            raise CheckpointMismatch(f"cannot tell which CLIP model {path.name} was trained with; pass --clip-model")
+            raise CheckpointMismatch(f"cannot tell which CLIP model {path.name} was trained with; pass `clip_model`")
         head_cfg = HeadConfig.from_state_dict(sd)
         _register_saved_clip_config(clip_model, meta)
         clip, tokenizer = create_clip(clip_model, pretrained=None)  # weights come from the checkpoint
@@ -121,10 +130,39 @@ def build_model(*, checkpoint: str | None, clip_model: str | None = None, clip_c
     return model.to(device).eval(), tokenizer, clip_model
 
 
-def load_predictor(checkpoint: str | None = None, *, clip_model: str | None = None, clip_config: str | None = None,
-                   clip_pretrained: str | None = None, device: str | None = "auto",
-                   config: InferenceConfig = InferenceConfig(), text_cache_dir=None) -> VideoPredictor:
+def load_predictor(checkpoint: str | os.PathLike | None = None, *, clip_model: str | None = None,
+                   clip_config: str | None = None, clip_pretrained: str | None = None, device: str | None = "auto",
+                   config: InferenceConfig | None = None, backend: str = "auto", text_cache_dir=None,
+                   **settings) -> VideoPredictor:
+    """A ready predictor.
+
+    checkpoint: a released checkpoint's name (`clipvis.CHECKPOINTS`), a .pth or
+        .safetensors file, or "demo" (a tiny random model built in memory).
+    settings: any `InferenceConfig` field, e.g. `min_size=640, precision="bf16"`;
+        they change `config` (default: `InferenceConfig()`).
+    backend: "auto" (the CPU backend on a CPU device, else the reference),
+        "reference" (the model as written) or "cpu" (clipvis/backends).
+    """
+    from .backends import check_backend
+
+    config = (config or InferenceConfig()).replace(**settings)
     dev = resolve_device(device)
-    model, tokenizer, _ = build_model(checkpoint=checkpoint, clip_model=clip_model, clip_config=clip_config,
+    check_backend(backend)  # before the model is built
+    model, tokenizer, _ = build_model(checkpoint=None if checkpoint is None else str(checkpoint),
+                                      clip_model=clip_model, clip_config=clip_config,
                                       clip_pretrained=clip_pretrained, device=dev)
-    return VideoPredictor(model, tokenizer=tokenizer, config=config, device=dev, text_cache_dir=text_cache_dir)
+    return predictor_for(model, tokenizer=tokenizer, device=dev, config=config, backend=backend,
+                         text_cache_dir=text_cache_dir)
+
+
+def predictor_for(model: CLIPVISModel, *, tokenizer, device="cpu", config: InferenceConfig = InferenceConfig(),
+                  backend: str = "auto", text_cache_dir=None) -> VideoPredictor:
+    """The predictor of a built model: the CPU backend on a CPU device unless
+    backend="reference" (clipvis/backends)."""
+    from .backends import CPUVideoPredictor, check_backend
+
+    check_backend(backend)
+    dev = torch.device(device)
+    cpu = backend == "cpu" or (backend == "auto" and dev.type == "cpu")
+    predictor_class = CPUVideoPredictor if cpu else VideoPredictor
+    return predictor_class(model, tokenizer=tokenizer, config=config, device=dev, text_cache_dir=text_cache_dir)

@@ -17,8 +17,6 @@ import pycocotools.mask as mask_util
 import torch
 import torch.nn.functional as F
 
-from .native import mask_pixels
-
 BAND = 2  # Chebyshev radius of exact values around sign changes
 
 
@@ -94,12 +92,6 @@ class FramePixels:
     @classmethod
     def of(cls, logits: torch.Tensor) -> "FramePixels":
         logits = logits.float()
-        if logits.is_cpu:  # the C kernel: 3x faster than the tensor ops below
-            native = mask_pixels(logits, BAND)
-            if native is not None:
-                sign, band, values, counts = native
-                return cls(sign=sign.transpose(2, 1, 0), band=band.transpose(2, 1, 0), values=values,
-                           counts=counts, shape=tuple(logits.shape))
         positive = logits > 0
         # In the band: both signs within the (2*BAND+1)^2 window around the pixel.
         band = _dilate(positive) & _dilate(~positive)

@@ -1,7 +1,7 @@
 """VideoPredictor: streams a video through CLIP-VIS, window by window.
 
-    predictor = load_predictor("clipvis_convnext_b_lvis")
-    result = predictor.predict(frames, vocabulary, progress=print)
+    predictor = load_predictor("clipvis_convnext_b_lvis")   # or "demo", or a checkpoint file
+    result = predictor.predict("clip.mp4", vocabulary, progress=print)
     result2 = predictor.classify(result.analysis, other_vocabulary)  # no video pass
 
 `propagate` is a generator (as SAM 2's `propagate_in_video`): it yields a
@@ -9,10 +9,15 @@
 small per-query tensors and compressed masks are kept per frame, never the
 frames or their features, so memory does not grow with the video's mask
 logits as in the official code.
+
+The network runs through `CLIPVISModel.forward` only. This class is the
+reference predictor; the CPU backend (clipvis/backends/cpu.py) is a subclass
+that swaps faster modules into the model and scopes the heap setting it needs.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .classify import classify_analysis
-from .heap import keep_freed_memory, release_freed_memory
+from .config import InferenceConfig
 from .masks import FrameMaskCode, FramePixels
 from .modeling import CLIPVISModel
 from .preprocess import padded_hw, resize_frame, to_model_input
@@ -31,6 +36,9 @@ from .structures import VideoAnalysis, VideoMeta, VideoResult
 from .text import TextEncoder
 from .tracking import TopKMatcher
 from .vocab import Vocabulary
+
+__all__ = ["Cancelled", "EmptyVideoError", "InferenceConfig", "InferenceState", "Progress", "STAGES",
+           "VideoPredictor"]
 
 STAGES = ("backbone", "pixel_decoder", "decoder", "matching", "classification", "mask_encoding")
 
@@ -41,27 +49,6 @@ class Cancelled(RuntimeError):
 
 class EmptyVideoError(ValueError):
     pass
-
-
-CPU_BATCH = 2  # frames per pass through the network on the CPU (see InferenceConfig.batch)
-
-
-@dataclass(frozen=True)
-class InferenceConfig:
-    min_size: int = 480
-    max_size: int = 1333
-    window: int = 10  # frames per window: read, run and stored together, then memory is handed back
-    # Frames per pass through the network within a window. None: the whole window on a GPU, 2 on
-    # the CPU, where larger batches gain nothing (the products are large already) and lose the
-    # cache: the pixel decoder took 20% longer per frame in batches of 10 (bench_engine.py).
-    batch: int | None = None
-    memory_size: int = 9  # frames in the matching memory
-    top_k_frames: int = 5  # memory frames averaged for the assignment
-    topk: int = 50  # instances kept per video
-    precision: str = "fp32"  # fp32 (IEEE: TF32 off on CUDA) | bf16 | fp16 (autocast; fp16 on CUDA only)
-    # Compress a window's masks (pycocotools, CPU) on a worker thread while the next window
-    # runs on the device. None: on CUDA only (on the CPU both would share the same cores).
-    overlap_encoding: bool | None = None
 
 
 @dataclass
@@ -82,7 +69,9 @@ class Progress:
 class InferenceState:
     """Everything kept between windows of one video."""
 
+    config: InferenceConfig
     matcher: TopKMatcher
+    batch: int  # frames per pass through the network (halved on CUDA out-of-memory)
     frame_hw: tuple[int, int] | None = None
     input_hw: tuple[int, int] | None = None
     object_logits: list = field(default_factory=list)  # per frame (Q, 2)
@@ -102,40 +91,44 @@ class InferenceState:
 
 
 class VideoPredictor:
+    cpu_batch: int | None = None  # frames per pass on the CPU when the config says None (None: the window)
+
     def __init__(self, model: CLIPVISModel, *, tokenizer, config: InferenceConfig = InferenceConfig(),
                  device: str | torch.device = "cpu", text_cache_dir=None):
         self.model = model.to(device).eval()
         self.config = config
         self.device = torch.device(device)
         self.text = TextEncoder(model.backbone.clip_model, tokenizer, cache_dir=text_cache_dir, device=self.device)
-        self._batch = config.batch or (config.window if self.device.type == "cuda" else CPU_BATCH)
-        if config.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("fp16 autocast needs a CUDA device; use bf16 on CPU")
-        if self.device.type == "cpu":
-            keep_freed_memory()
-        overlap = config.overlap_encoding if config.overlap_encoding is not None else self.device.type == "cuda"
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clipvis-masks") if overlap else None
+        self._check_config(config)
+        self._batch_cap: int | None = None  # after a CUDA out-of-memory: the batch that fitted
+        self._encoder: ThreadPoolExecutor | None = None  # the masks' compression worker, made on first use
 
     # ---- the video pass -------------------------------------------------
-    def init_state(self) -> InferenceState:
-        c = self.config
-        return InferenceState(matcher=TopKMatcher(memory_size=c.memory_size, top_k=c.top_k_frames))
+    def init_state(self, **settings) -> InferenceState:
+        """A new pass; `settings` override the predictor's config for this pass only
+        (e.g. `min_size=640`), so one predictor serves callers with different settings."""
+        c = self.config.replace(**settings) if settings else self.config
+        self._check_config(c)
+        batch = c.batch or (c.window if self.device.type == "cuda" else (self.cpu_batch or c.window))
+        return InferenceState(config=c, matcher=TopKMatcher(memory_size=c.memory_size, top_k=c.top_k_frames),
+                              batch=min(batch, self._batch_cap or batch))
 
     def propagate(self, frames: Iterable[np.ndarray], state: InferenceState, *, num_frames: int | None = None,
                   cancel=None) -> Iterator[Progress]:
         """Runs every frame (RGB uint8, H x W x 3); yields progress per window."""
         window: list[np.ndarray] = []
-        for frame in frames:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled")
-            window.append(self._check_frame(frame, state))
-            if len(window) >= self.config.window:
+        with self._inference_scope():
+            for frame in frames:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                window.append(self._check_frame(frame, state))
+                if len(window) >= state.config.window:
+                    self._run_window(window, state)
+                    window = []
+                    yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)
+            if window:
                 self._run_window(window, state)
-                window = []
                 yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)
-        if window:
-            self._run_window(window, state)
-            yield Progress(state.frames_done, num_frames, "frames", time.perf_counter() - state.started)
 
     def finish(self, state: InferenceState) -> VideoAnalysis:
         """The analysis of the frames run so far. It leaves `state` untouched, so
@@ -152,18 +145,22 @@ class VideoPredictor:
                              pos_sigmoid_sum=stack(state.pos_sigmoid_sum), pos_count=stack(state.pos_count),
                              mask_codes=list(state.mask_codes))
 
-    def analyse(self, frames: Iterable[np.ndarray], *, num_frames: int | None = None,
-                progress: Callable[[Progress], None] | None = None, cancel=None) -> VideoAnalysis:
-        state = self.init_state()
-        for p in self.propagate(frames, state, num_frames=num_frames, cancel=cancel):
+    def analyse(self, video, *, num_frames: int | None = None, progress: Callable[[Progress], None] | None = None,
+                cancel=None, **settings) -> VideoAnalysis:
+        """The video pass. `video`: a file or folder path, what `open_video` returns, or
+        an iterable of RGB uint8 frames (H, W, 3); `settings` as for `init_state`."""
+        frames, known = _frames_of(video)
+        state = self.init_state(**settings)
+        for p in self.propagate(frames, state, num_frames=num_frames or known, cancel=cancel):
             if progress is not None:
                 progress(p)
         return self.finish(state)
 
-    def predict(self, frames: Iterable[np.ndarray], vocabulary: Vocabulary, *, num_frames: int | None = None,
-                progress: Callable[[Progress], None] | None = None, cancel=None) -> VideoResult:
-        return self.classify(self.analyse(frames, num_frames=num_frames, progress=progress, cancel=cancel),
-                             vocabulary)
+    def predict(self, video, vocabulary: Vocabulary, *, num_frames: int | None = None,
+                progress: Callable[[Progress], None] | None = None, cancel=None, **settings) -> VideoResult:
+        """`analyse`, then `classify` with the vocabulary."""
+        analysis = self.analyse(video, num_frames=num_frames, progress=progress, cancel=cancel, **settings)
+        return self.classify(analysis, vocabulary, topk=settings.get("topk"))
 
     # ---- vocabulary ------------------------------------------------------
     def text_classifier(self, vocabulary: Vocabulary) -> tuple[torch.Tensor, list[int]]:
@@ -188,62 +185,72 @@ class VideoPredictor:
         state.frames_seen += 1
         return frame
 
-    def _autocast(self):
-        p = self.config.precision
-        if p == "fp32":
+    def _check_config(self, c: InferenceConfig):
+        if c.precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("fp16 autocast needs a CUDA device; use bf16 on the CPU")
+
+    def _inference_scope(self):
+        """Held around a video pass; a backend may set process-wide state here, restored after."""
+        return contextlib.nullcontext()
+
+    def _window_done(self):
+        """Called after each window (a backend may hand memory back here)."""
+
+    def _autocast(self, precision: str):
+        if precision == "fp32":
             return _ieee_fp32() if self.device.type == "cuda" else contextlib.nullcontext()
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[p]
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         return torch.autocast(self.device.type, dtype=dtype)
+
+    def _mask_worker(self, c: InferenceConfig) -> ThreadPoolExecutor | None:
+        overlap = c.overlap_encoding if c.overlap_encoding is not None else self.device.type == "cuda"
+        if overlap and self._encoder is None:
+            self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clipvis-masks")
+        return self._encoder if overlap else None
 
     def _run_window(self, frames: list[np.ndarray], state: InferenceState):
         # On CUDA out-of-memory the batch halves and the same frames run again.
         start = 0
         while start < len(frames):
-            chunk = frames[start:start + self._batch]
+            chunk = frames[start:start + state.batch]
             try:
                 self._run_batch(chunk, state)
                 start += len(chunk)
             except torch.OutOfMemoryError:
-                if self._batch == 1:
+                if state.batch == 1:
                     raise
                 torch.cuda.empty_cache()
-                self._batch = max(1, self._batch // 2)
-        # Each window frees hundreds of MB of activations between small arrays that stay (the
-        # per-frame records); the heap keeps such freed pages, and a long video's
-        # resident memory would creep up.
-        release_freed_memory()
+                state.batch = self._batch_cap = max(1, state.batch // 2)
+        self._window_done()
 
     def _timed(self, state, stage):
         return _Timer(state.timings, stage, self.device)
 
     @torch.no_grad()
     def _run_batch(self, frames: list[np.ndarray], state: InferenceState):
-        c = self.config
+        c = state.config
         resized = [resize_frame(f, c.min_size, c.max_size) for f in frames]
         state.input_hw = resized[0].shape[:2]
         x = to_model_input(resized, device=self.device)
         model = self.model
-        with self._autocast():
-            with self._timed(state, "backbone"):
-                feats = model.backbone.extract(x)
-            with self._timed(state, "pixel_decoder"), torch.autocast(self.device.type, enabled=False):
-                mask_features, multi_scale = model.sem_seg_head.pixel_decoder(feats)
-            with self._timed(state, "decoder"):
-                out = model.sem_seg_head.predictor(multi_scale, mask_features)
-            dense = feats["clip_vis_dense"]
+        with self._autocast(c.precision):
+            with _stage_timers(model, state.timings, self.device):
+                out = model(x)
+            dec, dense = out.decoder, out.dense
             with self._timed(state, "classification"):
-                small = F.interpolate(out.mask_logits.float(), size=dense.shape[-2:], mode="bilinear",
+                small = F.interpolate(dec.mask_logits.float(), size=dense.shape[-2:], mode="bilinear",
                                       align_corners=False)
                 pooled = model.backbone.pool(dense, small.to(dense.dtype)).float()
                 empty = ~(small > 0).flatten(2).any(-1)
         pooled = torch.nan_to_num(pooled)  # ResNet: an empty mask attends to nothing (its logits are zeroed)
-        masks = out.mask_logits.float()
+        masks = dec.mask_logits.float()
+        worker = self._mask_worker(c)
         with self._timed(state, "mask_encoding"):
             # The previous window's masks, compressed on the worker while this window ran on the device.
             _settle(state.mask_codes)
         for j in range(len(frames)):
             with self._timed(state, "matching"):
-                perm = torch.from_numpy(state.matcher(out.embeddings[j]))
+                perm = torch.from_numpy(state.matcher(dec.embeddings[j]))
             p = perm.to(self.device)
             with self._timed(state, "mask_encoding"):
                 m = masks[j, p]
@@ -251,12 +258,32 @@ class VideoPredictor:
                 state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
                 state.pos_count.append(torch.count_nonzero(positive, dim=(1, 2)).float().cpu())
                 pixels = FramePixels.of(m)
-                state.mask_codes.append(self._encoder.submit(FrameMaskCode.from_pixels, pixels) if self._encoder
+                state.mask_codes.append(worker.submit(FrameMaskCode.from_pixels, pixels) if worker
                                         else FrameMaskCode.from_pixels(pixels))
-            state.object_logits.append(out.object_logits[j, p].float().cpu())
-            state.ious.append(out.ious[j, p].float().cpu())
+            state.object_logits.append(dec.object_logits[j, p].float().cpu())
+            state.ious.append(dec.ious[j, p].float().cpu())
             state.pooled.append(pooled[j, p].cpu())
             state.pool_empty.append(empty[j, p].cpu())
+
+
+def _frames_of(video) -> tuple[Iterable[np.ndarray], int | None]:
+    """(frames, their number if known) of what `analyse` accepts."""
+    from .video import VideoSource, open_video
+    if isinstance(video, (str, os.PathLike)):
+        video = open_video(video)
+    if isinstance(video, VideoSource):
+        return (frame for _, frame in video), len(video)
+    if isinstance(video, np.ndarray) and video.ndim == 4:  # (T, H, W, 3)
+        return iter(video), len(video)
+    return _plain_frames(video), None
+
+
+def _plain_frames(frames: Iterable) -> Iterator[np.ndarray]:
+    for item in frames:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], np.ndarray):
+            raise ValueError("got (index, frame) pairs: pass the video that `open_video` returned itself, "
+                             "or its frames alone, e.g. (frame for _, frame in video)")
+        yield item
 
 
 def _settle(codes: list) -> None:
@@ -286,6 +313,24 @@ def _ieee_fp32():
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@contextlib.contextmanager
+def _stage_timers(model: CLIPVISModel, timings: dict, device: torch.device):
+    """Time the forward's stages (backbone, pixel decoder, decoder) by hooks on their
+    modules, so the predictor runs `model(x)` itself and still reports where time goes."""
+    stages = {"backbone": model.backbone, "pixel_decoder": model.sem_seg_head.pixel_decoder,
+              "decoder": model.sem_seg_head.predictor}
+    handles = []
+    for name, module in stages.items():
+        timer = _Timer(timings, name, device)
+        handles.append(module.register_forward_pre_hook(lambda *_, t=timer: t.__enter__()))
+        handles.append(module.register_forward_hook(lambda *_, t=timer: t.__exit__()))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 class _Timer:

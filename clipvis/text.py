@@ -6,14 +6,18 @@ synonym). The class logit is later the max over its synonyms' rows.
 
 Speed: the text tower is causal and reads the end token, so every batch is cut
 to its longest prompt instead of the full 77-token context, and prompts are
-sorted by length so batches are short. Embeddings are cached on disk per text
-tower and prompt, so a 1,196-class vocabulary is encoded once.
+sorted by length so batches are short. Embeddings are cached per text tower
+and prompt, in memory and on disk, so a 1,196-class vocabulary is encoded once.
+The cache is bounded (least recently used prompts go first; TEXT_CACHE_MB,
+env CLIPVIS_TEXT_CACHE_MB), since the studio keeps every prompt any visitor
+types; `python -m clipvis cache clear` empties it.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -39,6 +43,9 @@ VILD_TEMPLATES = (
 )
 
 
+TEXT_CACHE_MB = 256  # per text tower: ~100,000 prompts of 640-d embeddings (LV-VIS needs 16,744)
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("CLIPVIS_CACHE", Path.home() / ".cache" / "clipvis"))
 
@@ -61,15 +68,19 @@ class TextEncoder:
     """Encodes prompts with an open_clip model's text tower, with a disk cache."""
 
     def __init__(self, clip_model: nn.Module, tokenizer, *, cache_dir: Path | None = None,
-                 device: torch.device | str = "cpu", batch_size: int = 256, trim: bool = True):
+                 device: torch.device | str = "cpu", batch_size: int = 256, trim: bool = True,
+                 cache_mb: float | None = None):
         self.model = clip_model
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.trim = trim
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        mb = cache_mb if cache_mb is not None else float(os.environ.get("CLIPVIS_TEXT_CACHE_MB", TEXT_CACHE_MB))
+        self.max_prompts = max(0, int(mb * 2**20 // (4 * self._embed_dim())))
         self._fingerprint = None
-        self._memory: dict[str, torch.Tensor] = {}
+        self._memory: OrderedDict[str, torch.Tensor] = OrderedDict()  # least recently used first
+        self._disk_loaded = False
 
     @property
     def cache_file(self) -> Path:
@@ -79,15 +90,25 @@ class TextEncoder:
 
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
         """Raw (un-normalised) embeddings, (N, D), in the order given."""
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._memory]
-        if missing:
+        wanted = list(dict.fromkeys(prompts))
+        if not self._disk_loaded and any(p not in self._memory for p in wanted):
             self._load_cache()
-            missing = [p for p in missing if p not in self._memory]
+        found = {p: self._memory[p] for p in wanted if p in self._memory}
+        missing = [p for p in wanted if p not in found]
         if missing:
-            new = self._run(missing)
-            self._memory.update(zip(missing, new))
+            found.update(zip(missing, self._run(missing)))
+        self._remember(found)
+        if missing:
             self._save_cache()
-        return torch.stack([self._memory[p] for p in prompts])
+        return torch.stack([found[p] for p in prompts])
+
+    def _remember(self, embeddings: dict):
+        """Mark as most recently used, and drop the least recently used beyond the bound."""
+        for p, e in embeddings.items():
+            self._memory[p] = e
+            self._memory.move_to_end(p)
+        while len(self._memory) > self.max_prompts:
+            self._memory.popitem(last=False)
 
     @torch.no_grad()
     def _run(self, prompts: list[str]) -> torch.Tensor:
@@ -123,21 +144,28 @@ class TextEncoder:
         return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
     def _load_cache(self):
+        self._disk_loaded = True
         path = self.cache_file
-        if not path.exists():
-            return
+        if not path.is_file() or path.stat().st_size > 2 * self.max_prompts * 4 * self._embed_dim() + 2**24:
+            return  # none, or far larger than this bound allows (left to `cache clear`)
         try:
             from safetensors import safe_open
             with safe_open(str(path), framework="pt") as f:
                 prompts = json.loads(f.metadata()["prompts"])
                 emb = f.get_tensor("embeddings")
-            self._memory.update(zip(prompts, emb))
         except Exception:  # a broken cache is only a lost speed-up
-            pass
+            return
+        # Saved least recently used first: what is already in memory was used since.
+        older = OrderedDict((p, e) for p, e in zip(prompts, emb) if p not in self._memory)
+        older.update(self._memory)
+        self._memory = older
+        self._remember({})
 
     def _save_cache(self):
         from safetensors.torch import save_file
         prompts = list(self._memory)
+        if not prompts:
+            return
         emb = torch.stack([self._memory[p] for p in prompts]).contiguous()
         try:
             with atomic_path(self.cache_file) as tmp:

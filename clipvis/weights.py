@@ -1,6 +1,14 @@
 """Model weights: the registry of released CLIP-VIS checkpoints, downloads into
 a cache folder, and strict loading that names what does not fit.
 
+Nothing is unpickled: `.pth` files load with `torch.load(weights_only=True)`,
+which rebuilds tensors, containers and numbers but runs no code from the file
+(the official checkpoints, `{"model": state_dict}`, need nothing more: no numpy
+types are allowed); `.safetensors` files hold tensors only. A file that needs
+more is refused with how to convert it, once, if its source is trusted:
+`python -m clipvis convert-checkpoint --trust-pickle IN.pth OUT.safetensors`
+(clipvis/commands/convert.py, the one place that unpickles).
+
 An official checkpoint (detectron2 `.pth`, state dict under "model") holds the
 CLIP weights too (`backbone.clip_model.*`), so loading one needs no CLIP
 download: the CLIP model is only built (random init) and then overwritten.
@@ -9,9 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import socket
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,6 +28,7 @@ from urllib.parse import urlparse
 import torch
 
 from .atomic import atomic_path
+from .paths import require_readable
 from .text import default_cache_dir
 
 
@@ -28,6 +38,10 @@ class WeightsUnavailable(RuntimeError):
 
 class CheckpointMismatch(ValueError):
     """A checkpoint that does not fit the model it is loaded into."""
+
+
+class UnsafeCheckpoint(CheckpointMismatch):
+    """A pickled file that holds more than tensors: loading it would run code from it."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,9 @@ def resolve_checkpoint(spec: str | os.PathLike, *, download: bool = True) -> Pat
     """A registry name or a file path -> a local file, downloading if needed."""
     path = Path(spec).expanduser()
     if path.exists():
-        return path
+        if path.is_dir():
+            raise CheckpointMismatch(f"{path} is a folder, not a checkpoint file")
+        return require_readable(path, "checkpoint")  # a FIFO or device would block or never end
     info = CHECKPOINTS.get(str(spec))
     if info is None:
         raise WeightsUnavailable(
@@ -89,7 +105,7 @@ def resolve_checkpoint(spec: str | os.PathLike, *, download: bool = True) -> Pat
     if target.exists():
         return target
     how = (f"Download it from {info.url} (Google Drive file {info.google_drive_id}) "
-           f"and place it at {target}, or pass its path with --checkpoint.")
+           f"and place it at {target}, or pass its path as `checkpoint`.")
     if not download or offline():
         raise WeightsUnavailable(f"{info.name} is not downloaded and downloads are off. {how}")
     _check_network(urlparse(info.url).hostname, how)
@@ -121,25 +137,49 @@ def _check_is_checkpoint(path: Path):
 
 
 def read_state_dict(path: Path) -> tuple[dict, dict]:
-    """(state dict, metadata) from an official .pth or our .safetensors."""
+    """(state dict, metadata) from an official .pth or our .safetensors; never unpickles."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            return {k: f.get_tensor(k) for k in f.keys()}, meta
+        from safetensors import SafetensorError, safe_open
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                return {k: f.get_tensor(k) for k in f.keys()}, meta
+        except SafetensorError as e:
+            raise CheckpointMismatch(f"{path} is not a readable safetensors file ({e})") from None
+    if not _looks_like_torch_file(path):
+        raise CheckpointMismatch(f"{path} is not a model checkpoint (neither a PyTorch nor a safetensors file)")
+    obj = load_tensors_only(path)
+    sd = state_dict_of(obj)
+    if sd is None:
+        raise CheckpointMismatch(f"{path} holds no state dict (expected a dict with a 'model' entry)")
+    return sd, {}
+
+
+def load_tensors_only(path: Path):
+    """`torch.load(weights_only=True)`, with UnsafeCheckpoint for a file that needs more."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # not a torch file, or pickled objects beyond tensors
-        if not _looks_like_torch_file(path):
-            raise CheckpointMismatch(f"{path} is not a model checkpoint (neither a PyTorch nor a safetensors file)") from None
-        warnings.warn(f"{path.name}: loading with pickle (it holds more than tensors); only do this for trusted files")
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        return obj["model"], {}
-    if isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return obj, {}
-    raise CheckpointMismatch(f"{path} holds no state dict (expected a dict with a 'model' entry)")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        what = f"it refers to {found.group(1)}" if found else "it holds more than tensors"
+        raise UnsafeCheckpoint(
+            f"{path.name} is not a plain checkpoint ({what}): loading it would run code from the file. If you "
+            f"trust where it came from, convert it once: python -m clipvis convert-checkpoint --trust-pickle "
+            f"{path.name} {path.stem}.safetensors") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointMismatch(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: "
+                                 f"{str(e).splitlines()[0][:200] if str(e) else 'truncated'})") from None
+
+
+def state_dict_of(obj) -> dict | None:
+    """The state dict in a loaded checkpoint: detectron2's {"model": sd}, or sd itself."""
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                             for k, v in obj.items()):
+        return obj
+    return None
 
 
 def _looks_like_torch_file(path: Path) -> bool:
@@ -168,19 +208,26 @@ def load_into(model: torch.nn.Module, state_dict: dict, *, source: str = "checkp
                 f"{k} {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in shapes[:5]))
         hint = ""
         if any(k.startswith("backbone.clip_model.") for k in missing + unexpected + shapes):
-            hint = " The CLIP part does not fit: is --clip-model the one this checkpoint was trained with?"
+            hint = " The CLIP part does not fit: is `clip_model` the one this checkpoint was trained with?"
         raise CheckpointMismatch(f"{source} does not fit the model.{hint} " + "; ".join(parts) + ".")
     model.load_state_dict(sd, strict=True)
+
+
+def clip_config_of(name: str) -> dict | None:
+    """open_clip's config of a CLIP model (the demo's is built in, not registered)."""
+    import open_clip
+
+    from .demo import DEMO_CLIP_CONFIG, DEMO_CLIP_NAME
+    return DEMO_CLIP_CONFIG if name == DEMO_CLIP_NAME else open_clip.get_model_config(name)
 
 
 def save_checkpoint(path, model, *, clip_model_name: str, extra: dict | None = None):
     """Our own format: safetensors, with the CLIP model name and head sizes as metadata."""
     from safetensors.torch import save_file
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    import open_clip
     meta = {"format": "clipvis", "clip_model": clip_model_name, "head": json.dumps(model.head_cfg.to_dict()),
             # The CLIP architecture itself, so a custom CLIP loads without its JSON file.
-            "clip_config": json.dumps(open_clip.get_model_config(clip_model_name))}
+            "clip_config": json.dumps(clip_config_of(clip_model_name))}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     with atomic_path(path) as tmp:
         save_file(sd, str(tmp), metadata=meta)

@@ -1,8 +1,13 @@
-"""Handlers for corrections: each is one undoable edit of the selected instance.
+"""Handlers for corrections: each is one undoable edit of the tab's selected instance.
 
-Every handler takes the viewer's value, which says what the user sees in
-this tab: the frame shown and the track selected (app/viewer/component.py).
-An edit therefore always lands on the frame and the track on the screen.
+Every handler takes the tab's ViewState and the viewer's value, which says
+what the user sees in this tab: the frame shown, the track selected and the
+revision they were seen at (app/callbacks/view.py `tab`). So an edit lands
+on the frame and the track on the screen, and names the revision it was
+made against. Three ways it can be refused, each with a message and nothing
+changed: a bad argument (ValueError/KeyError), a stale view (StaleEdit: the
+track changed in another tab; the view is redrawn so the user sees why), and
+a failed save (SaveError: "Could not save: <reason>").
 """
 from __future__ import annotations
 
@@ -13,118 +18,124 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from clipvis.formats.rle import rle_to_mask
-
-from app.callbacks.text import md, problem
-from app.callbacks.view import changed, where
+from app.callbacks.view import changed, tab
+from app.messages import md, problem
+from app.session import SaveError, StaleEdit
 from app.viewer.document import snapshot
 
 EDIT_ERRORS = (ValueError, KeyError)
 MAX_STROKES_BYTES = 8 * 2**20  # a PNG of brush strokes is a few kB; refuse anything absurd unread
 
 
-def _selected(session, view) -> int:
-    if view.selected not in session.state.tracks:
+def _selected(view) -> int:
+    if view.selected is None:
         raise ValueError("select an instance first: click it on the frame or in the list (or press Tab)")
     return view.selected
 
 
-def _edit(studio, session, value, action) -> dict:
-    """Run `action(view)` (returns an Edit) and answer with the new view."""
-    if session is None:
+def run_edit(studio, view, value, action, done: str = "{label}. Saved; **Undo** (Ctrl+Z) reverts it.",
+             nothing: str = "Nothing changed.") -> dict:
+    """action(session, view) -> Edit (or None), the view being what the tab shows."""
+    if view is None or view.session is None:
         return problem("load a video first")
-    view = where(session, value)
+    view = tab(view, value)
     try:
-        edit = action(view)
+        edit = action(view.session, view)
+    except StaleEdit as e:
+        return changed(studio, view, f"⚠️ {md(e)}")  # redrawn: the user sees what changed
+    except SaveError as e:
+        return problem(str(e))
     except EDIT_ERRORS as e:
         return problem(e.args[0] if e.args else str(e))
     if edit is None or edit.empty:
-        return changed(studio, session, view.selected, "Nothing changed.")
-    return changed(studio, session, view.selected, f"{md(edit.label)}. Saved; **Undo** (Ctrl+Z) reverts it.")
+        return changed(studio, view, nothing)
+    return changed(studio, view, done.format(label=md(edit.label)))
 
 
-def relabel(studio, session, value, label) -> dict:
+def relabel(studio, view, value, label) -> dict:
     """A typed class name (new names join the vocabulary)."""
     if label is None or not str(label).strip():
         return problem("type a class name, or click one of the top classes beside the list")
-    return _edit(studio, session, value, lambda v: session.relabel(_selected(session, v), str(label).strip()))
+    return run_edit(studio, view, value,
+                    lambda s, v: s.relabel(_selected(v), str(label).strip(), base_revision=v.revision))
 
 
-def relabel_top(studio, session, value, evt: gr.EventData) -> dict:
+def relabel_top(studio, view, value, evt: gr.EventData) -> dict:
     """The viewer's `relabel` event ({track, rank}): the k-th of the track's top classes."""
     data = getattr(evt, "_data", None) or {}
+    value = {**(value if isinstance(value, dict) else {}), "selected": data.get("track")}
 
-    def action(v):
-        tid = where(session, {"selected": data.get("track")}).selected
-        track = session.state.get(tid if tid is not None else _selected(session, v))
-        rank = where(session, {"selected": data.get("rank")}).selected
-        if rank is None or not 1 <= rank <= len(track.top_classes):
-            raise ValueError(f"#{track.id} has no top class {rank}")
-        return session.relabel(track.id, int(track.top_classes[rank - 1][0]))
-    return _edit(studio, session, value, action)
+    def action(s, v):
+        track = s.state.get(_selected(v))
+        try:
+            rank = int(data.get("rank"))
+        except (TypeError, ValueError):
+            rank = 0
+        if not 1 <= rank <= len(track.top_classes):
+            raise ValueError(f"#{track.id} has no top class {data.get('rank')}")
+        return s.relabel(track.id, int(track.top_classes[rank - 1][0]), base_revision=v.revision)
+    return run_edit(studio, view, value, action)
 
 
-def delete(studio, session, value) -> dict:
-    return _edit(studio, session, value, lambda v: session.delete(_selected(session, v)))
+def delete(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.delete(_selected(v), base_revision=v.revision))
 
 
-def delete_range(studio, session, value, start, end) -> dict:
+def delete_range(studio, view, value, start, end) -> dict:
     if start is None or end is None:
         return problem("give the first and last frame to delete the instance from")
-    return _edit(studio, session, value, lambda v: session.delete_frames(_selected(session, v), int(start), int(end)))
+    return run_edit(studio, view, value, lambda s, v: s.delete_frames(_selected(v), int(start), int(end),
+                                                                       base_revision=v.revision))
 
 
-def merge(studio, session, value, other) -> dict:
+def merge(studio, view, value, other) -> dict:
     if other is None:
         return problem("pick the instance to merge into the selected one (m opens the picker)")
-    return _edit(studio, session, value, lambda v: session.merge(_selected(session, v), int(other)))
+    return run_edit(studio, view, value, lambda s, v: s.merge(_selected(v), int(other), base_revision=v.revision))
 
 
-def split(studio, session, value) -> dict:
-    return _edit(studio, session, value, lambda v: session.split(_selected(session, v), v.frame))
+def split(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.split(_selected(v), v.frame, base_revision=v.revision))
 
 
-def toggle_hidden(studio, session, value) -> dict:
-    def action(v):
-        tid = _selected(session, v)
-        return session.set_hidden(tid, not session.state.get(tid).hidden)
-    return _edit(studio, session, value, action)
+def toggle_hidden(studio, view, value) -> dict:
+    def action(s, v):
+        tid = _selected(v)
+        track = s.state.tracks.get(tid)
+        return s.set_hidden(tid, not (track is not None and track.hidden), base_revision=v.revision)
+    return run_edit(studio, view, value, action)
 
 
-def copy_forward(studio, session, value, count) -> dict:
-    return _edit(studio, session, value, lambda v: session.copy_forward(_selected(session, v), v.frame, count or 1))
+def copy_forward(studio, view, value, count) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.copy_forward(_selected(v), v.frame, count or 1,
+                                                                      base_revision=v.revision))
 
 
-def undo(studio, session, value) -> dict:
-    return _history_step(studio, session, value, "undo")
+def undo(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.undo(base_revision=v.revision), "Undid: {label}. Saved.",
+                    "Nothing to undo.")
 
 
-def redo(studio, session, value) -> dict:
-    return _history_step(studio, session, value, "redo")
+def redo(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.redo(base_revision=v.revision), "Redid: {label}. Saved.",
+                    "Nothing to redo.")
 
 
-def _history_step(studio, session, value, which: str) -> dict:
-    if session is None:
+def set_threshold(studio, view, value, threshold) -> dict:
+    """A setting of the document (exports leave weaker instances out too), not an edit."""
+    if view is None or view.session is None:
         return problem("load a video first")
-    view = where(session, value)
-    edit = session.undo() if which == "undo" else session.redo()
-    if edit is None:
-        return changed(studio, session, view.selected, f"Nothing to {which}.")
-    done = "Undid" if which == "undo" else "Redid"
-    return changed(studio, session, view.selected, f"{done}: {md(edit.label)}. Saved.")
-
-
-def set_threshold(studio, session, value, threshold) -> dict:
-    if session is None:
-        return problem("load a video first")
-    view = where(session, value)
+    view = tab(view, value)
+    session = view.session
     try:
         session.set_threshold(0.0 if threshold is None else threshold)
+    except SaveError as e:
+        return problem(str(e))
     except (TypeError, ValueError) as e:
         return problem(str(e))
     hidden = len(session.state.tracks) - len(session.state.visible(session.meta.threshold))
-    return changed(studio, session, view.selected, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or "
-                   "hidden instance(s) not shown (and not exported); nothing is deleted.")
+    return changed(studio, view, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or hidden "
+                   "instance(s) not shown (and not exported); nothing is deleted.")
 
 
 # ---- the brush: strokes painted in the viewer, on the frame it showed ------------------
@@ -171,23 +182,22 @@ def apply_strokes(old: np.ndarray | None, add: np.ndarray, erase: np.ndarray, fu
     return (old | up(add)) & ~up(erase)
 
 
-def paint(studio, session, value, evt: gr.EventData) -> dict:
+def paint(studio, view, value, evt: gr.EventData) -> dict:
     """The viewer's `paint` event: {frame, track, png}. The strokes land on the
     frame and the track they were painted on, whatever the tab shows by now."""
-    if session is None:
+    if view is None or view.session is None:
         return problem("load a video first")
     data = getattr(evt, "_data", None) or {}
-    target = where(session, {"frame": data.get("frame"), "selected": data.get("track")})
+    target = tab(view, {"frame": data.get("frame"), "selected": data.get("track")})
     if data.get("frame") != target.frame:
         return problem("the brush strokes name no frame of this video")
 
-    def action(_):
-        track = session.state.get(target.selected)
+    def action(s, _):
+        track = s.state.get(_selected(target))
         # The size the browser painted at: the display frame's.
-        add, erase = strokes_from_png(data.get("png"), snapshot(session).geo.display_wh)
-        seg = track.segmentations[target.frame]
-        new = apply_strokes(None if seg is None else rle_to_mask(seg), add, erase,
-                            (session.state.height, session.state.width))
-        return session.set_mask(track.id, target.frame, new)
-
-    return _edit(studio, session, value, action)
+        add, erase = strokes_from_png(data.get("png"), snapshot(s).geo.display_wh)
+        ref = track.refs[target.frame]
+        new = apply_strokes(s.masks.mask(ref, target.frame) if ref else None, add, erase,
+                            (s.state.height, s.state.width))
+        return s.set_mask(track.id, target.frame, new, base_revision=target.revision)
+    return run_edit(studio, view, value, action)

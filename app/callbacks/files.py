@@ -2,12 +2,12 @@
 
 Sessions belong to a browser: a random id kept in the browser's local
 storage (gr.BrowserState) names the folder its sessions live in, so one
-browser never lists another's work.
+browser never lists another's work. The id is never shown.
 """
 from __future__ import annotations
 
 import json
-import time
+import threading
 import uuid
 import weakref
 from pathlib import Path
@@ -18,18 +18,49 @@ from clipvis.formats import YTVISError
 from clipvis.video import VideoDecodeError, open_video
 
 from app import exports
-from app.callbacks.text import md, problem
-from app.callbacks.view import changed, folded_ask, where
-from app.session import Session, UploadError, store
+from app.callbacks import view as view_
+from app.callbacks.view import changed, folded_ask, tab, tools
+from app.messages import for_user, md, problem
+from app.session import SaveError, Session, StaleEdit, UploadError, store
 from app.session.frames import SAFE_ID
 from app.session.imports import import_annotations
+from app.view_state import ViewState
+from app.viewer.component import EMPTY
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
-USER_ERRORS = (ValueError, KeyError, OSError, UploadError, VideoDecodeError, YTVISError)
+USER_ERRORS = (ValueError, KeyError, OSError, UploadError, VideoDecodeError, YTVISError, SaveError)
 
-# One Session object per folder, shared by the tabs that show it, so two tabs
-# cannot overwrite each other's edits with stale copies.
-_OPEN: "weakref.WeakValueDictionary[Path, Session]" = weakref.WeakValueDictionary()
+
+class OpenSessions:
+    """One Session object per session folder, shared by every tab that shows
+    it: two tabs must edit one document, never two copies that overwrite
+    each other. Held weakly: a session no tab shows is closed by the GC."""
+
+    def __init__(self):
+        self._open: "weakref.WeakValueDictionary[Path, Session]" = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, root: Path, browser: str, session_id: str) -> Session:
+        folder = store.session_dir(root, browser, session_id)
+        with self._lock:  # two tabs resuming at once must not open it twice
+            session = self._open.get(folder)
+            if session is None or session.db.closed:
+                session = self._open[folder] = Session.open(root, browser, session_id)
+            return session
+
+    def add(self, session: Session) -> Session:
+        with self._lock:
+            self._open[session.folder] = session
+        return session
+
+    def forget(self, folder: Path) -> None:
+        with self._lock:
+            session = self._open.pop(Path(folder), None)
+        if session is not None:
+            session.close()
+
+
+OPEN = OpenSessions()
 
 
 def examples() -> list[str]:
@@ -42,28 +73,32 @@ def browser_id(value) -> str:
 
 
 def session_choices(studio, browser) -> list[tuple[str, str]]:
-    out = []
-    for s in store.list_sessions(studio.config.workdir, browser):
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["updated"]))
-        out.append((f"{s['name']} · {s['frames']} frames · {s['tracks']} tracks · {when}", s["id"]))
-    return out
+    return view_.session_choices(studio.config.workdir, browser)
 
 
 def init_browser(studio, browser) -> dict:
-    """Page load: give the browser an id, and offer its sessions to resume."""
+    """Page load: give the browser an id and reopen its most recent session
+    (the list offers the others)."""
     browser = browser_id(browser)
+    view = ViewState(browser=browser)
     choices = session_choices(studio, browser)
-    msg = (f"You have {len(choices)} saved session(s): pick one under *Sessions* and press **Resume**."
-           if choices else "Load a video or pick an example to start.")
-    return {"browser": browser, "sessions": gr.update(choices=choices, value=choices[0][1] if choices else None),
-            "message": msg}
+    out = {"browser": browser, "view": view,
+           "sessions": gr.update(choices=choices, value=choices[0][1] if choices else None),
+           "message": "Load a video or pick an example to start."}
+    if not choices:
+        return out
+    resumed = resume(studio, browser, choices[0][1])
+    if "view" not in resumed:  # it could not be opened: say why, offer the list
+        return {**out, "message": resumed["message"]}
+    others = f" {len(choices) - 1} other session(s) are listed under *Sessions*." if len(choices) > 1 else ""
+    return {**out, **resumed, "message": resumed["message"] + others}
 
 
 def _video_info(session) -> str:
     m = session.meta
-    warn = f"\n\n⚠️ {session.warning}" if session.warning else ""
-    return (f"**{m.original_name}** · {m.num_frames} frames (stride {m.stride}) · {m.width}×{m.height} · "
-            f"{m.fps:g} fps · {m.num_frames / m.fps if m.fps else 0:.1f} s{warn}")
+    note = f"\n\n{md(m.note)}" if m.note else ""
+    return (f"**{md(m.original_name)}** · {m.num_frames} frames (stride {m.stride}) · {m.width}×{m.height} · "
+            f"{m.fps:g} fps · {m.num_frames / m.fps if m.fps else 0:.1f} s{note}")
 
 
 def _paths(files) -> list[Path]:
@@ -81,26 +116,39 @@ def probe(files) -> dict:
     try:
         info = open_video(paths[0]).info
     except USER_ERRORS as e:
-        return {"probe": f"⚠️ {e}"}
-    return {"probe": f"{paths[0].name}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
+        return {"probe": f"⚠️ {md(for_user(str(e)))}"}
+    return {"probe": f"{md(paths[0].name)}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
                      f"frames · {info.duration:.1f} s. Set stride and maximum frames, then press **Load**."}
 
 
-def _opened(session: Session) -> Session:
-    _OPEN[session.folder] = session
-    return session
-
-
-def _loaded(studio, browser, session, message) -> dict:
+def _loaded(studio, view: ViewState, message) -> dict:
     """A session is open in this tab: show it, and fold Load (and Ask, once there are tracks) away."""
+    session = view.session
     m = session.meta
-    return {"session": session, **changed(studio, session, None, message, select=None, seek=0),
-            "video_info": _video_info(session),
-            "sessions": gr.update(choices=session_choices(studio, browser), value=m.id),
+    return {**changed(studio, view, message, select=None, seek=view.frame), "video_info": _video_info(session),
             "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
             "threshold": m.threshold, "run_status": "",
             "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
             "ask_acc": folded_ask(session) if session.state.tracks else gr.update(open=True, label="2 · Ask")}
+
+
+def human_size(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _check_quota(studio, browser: str, paths: list[Path]) -> None:
+    """Refuse a load that would take this browser's sessions over the quota
+    (the upload's own size is the least it will add)."""
+    quota = studio.config.quota_bytes
+    used = store.folder_bytes(store.browser_dir(studio.config.workdir, browser))
+    upload = sum(p.stat().st_size for p in paths if p.is_file())
+    if used + upload > quota:
+        raise UploadError(f"this browser's sessions take {human_size(used)} of the {human_size(quota)} this studio "
+                          f"allows, and the upload is {human_size(upload)}: delete a session under Sessions to "
+                          "load another")
 
 
 def load_video(studio, browser, files, folder_files, example, stride, max_frames, min_size,
@@ -119,15 +167,17 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         return problem("upload a video (or a zip or folder of frames), or pick an example")
     name = paths[0].name if len(paths) == 1 else f"{paths[0].parent.name or 'frames'} ({len(paths)} frames)"
     try:
+        _check_quota(studio, browser, paths)
         stride = max(1, int(stride or 1))
         limit = int(max_frames) if max_frames else None
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
                                  min_size=int(min_size or 480), limits=studio.config.limits,
                                  progress=lambda d, n: progress((d, n), desc="decoding frames"))
     except USER_ERRORS as e:
-        return problem(str(e))
-    return _loaded(studio, browser, _opened(session),
-                   f"Loaded {md(name)}. Now type what to look for and press **Run**.")
+        # The decoder names the file it opened: the user's copy in the session folder, or the upload.
+        return problem(for_user(str(e), {str(p): p.name for p in paths}) if len(paths) == 1 else for_user(str(e)))
+    view = ViewState(session=OPEN.add(session), browser=browser)
+    return _loaded(studio, view, f"Loaded {md(name)}. Now type what to look for and press **Run**.")
 
 
 def resume(studio, browser, session_id) -> dict:
@@ -135,39 +185,69 @@ def resume(studio, browser, session_id) -> dict:
     if not session_id:
         return problem("pick a session to resume")
     try:
-        folder = store.session_dir(studio.config.workdir, browser, session_id)
-        session = _OPEN.get(folder) or _opened(Session.open(studio.config.workdir, browser, session_id))
+        session = OPEN.get(studio.config.workdir, browser, session_id)
     except USER_ERRORS as e:
         return problem(f"cannot resume: {e}")
-    n = len(session.state.tracks)
-    return _loaded(studio, browser, session, f"Resumed **{md(session.meta.original_name)}**: {n} tracks, "
-                   f"{len(session.history.undo_stack)} undoable edits.")
+    notes = "".join(f" {n}" for n in session.notes)
+    view = ViewState(session=session, browser=browser)
+    return _loaded(studio, view, f"Resumed **{md(session.meta.original_name)}**: {len(session.state.tracks)} "
+                   f"tracks, {len(session.undo_stack)} undoable edits.{md(notes)}")
 
 
-def import_json(studio, session, value, file) -> dict:
+def delete_session(studio, browser, session_id, view: ViewState | None = None) -> dict:
+    """Remove a session and every file of it. A tab showing it is left with no session."""
+    browser = browser_id(browser)
+    if not session_id:
+        return problem("pick the session to delete under Sessions")
+    folder = store.session_dir(studio.config.workdir, browser, session_id)
+    if not folder.is_dir():
+        return problem("that session no longer exists")
+    name = (store.summary(folder) or {}).get("name", "the session")
+    OPEN.forget(folder)
+    try:
+        store.remove_folder(folder)
+    except OSError as e:
+        return problem(f"could not delete {name}: {e}")
+    choices = session_choices(studio, browser)
+    out = {"sessions": gr.update(choices=choices, value=choices[0][1] if choices else None),
+           "message": f"Deleted {name} and all its files."}
+    if view is not None and view.session is not None and view.session.folder == folder:
+        out.update({"view": ViewState(browser=browser), "viewer": dict(EMPTY), **tools(None)})
+    return out
+
+
+def import_json(studio, view: ViewState, value, file) -> dict:
     """YTVIS JSON (dataset or results form) onto the loaded video, as one undoable step."""
-    if session is None:
+    if view is None or view.session is None:
         return problem("load the video the annotations belong to first")
     if not file:
         return problem("choose a YTVIS JSON file to import")
+    view = tab(view, value)
+    session = view.session
+    name = Path(file).name
     try:
         obj = json.loads(Path(file).read_text(encoding="utf-8"))
-        proposal = import_annotations(session.state, session.meta, obj, source=Path(file).name)
-        session.commit(proposal)
+        notes = []
+
+        def make(state):
+            proposal = import_annotations(state, session.meta, obj, source=name)
+            notes.extend(proposal.notes)
+            return proposal
+
+        session.edit(make, base_revision=None)
     except json.JSONDecodeError as e:
-        return problem(f"{Path(file).name} is not valid JSON ({e})")
-    except USER_ERRORS as e:
+        return problem(f"{name} is not valid JSON ({e})")
+    except (StaleEdit, *USER_ERRORS) as e:
         return problem(str(e))
-    return {**changed(studio, session, where(session, value).selected,
-                      f"Imported: {md('; '.join(proposal.notes))}. Undo reverts the import.", select=None),
+    return {**changed(studio, view, f"Imported: {md('; '.join(notes))}. Undo reverts the import.", select=None),
             "ask_acc": folded_ask(session)}
 
 
-def export(session, kind: str) -> dict:
-    if session is None:
+def export(view: ViewState, kind: str) -> dict:
+    if view is None or view.session is None:
         return problem("nothing to export: load a video first")
     try:
-        path, msg = exports.export(session, kind)
+        path, msg = exports.export(view.session, kind)
     except USER_ERRORS as e:
         return problem(str(e))
     return {"export_file": str(path), "message": msg}

@@ -9,9 +9,10 @@ from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUna
 from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
 
 from app.callbacks.files import USER_ERRORS
-from app.callbacks.text import html_text, md, problem
-from app.callbacks.view import changed, folded_ask, where
+from app.callbacks.view import changed, folded_ask, tab
+from app.messages import for_user, html_text, md, problem
 from app.run_job import RunJob
+from app.session import StaleEdit
 from app.session.from_engine import vocabulary_for_requery
 
 POLL_SECONDS = 0.4
@@ -45,12 +46,15 @@ def input_size(value) -> int:
     return min(max(int(value), MIN_INPUT), MAX_INPUT)
 
 
-def run(studio, session, value, vocab_text, vocab_std, model_choice, custom_path, min_size):
+def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size):
     """Queue a run and stream its place in the queue, then its progress (a generator).
-    The last update holds the new tracks, or says why there are none."""
-    if session is None:
+    The job is the document's (any tab sees its tracks once it ends); the tab
+    that started it follows it (view.job). The last update holds the new
+    tracks, or says why there are none."""
+    if view is None or view.session is None:
         yield problem("load a video first, then type the classes and press Run")
         return
+    session = view.session
     if session.job is not None and session.job.running:
         yield problem("a run is already waiting or working for this video (Cancel stops it)")
         return
@@ -61,91 +65,100 @@ def run(studio, session, value, vocab_text, vocab_std, model_choice, custom_path
     except USER_ERRORS + (TypeError,) as e:
         yield problem(str(e))
         return
-    session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
     job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
-                 queue=studio.runs)
+                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs)
     session.job = job.start()
+    view = view.with_(job=job)
     while job.running:
-        yield {"run_status": job.status_html()}
+        yield {"view": view, "run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
     if job.error:
-        yield {"run_status": job.status_html(), "message": md(job.error) if job.cancelled else f"⚠️ {md(job.error)}"}
+        text = md(for_user(job.error))
+        yield {"view": view, "run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
         return
-    selected = where(session, value).selected
     yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
-           **changed(studio, session, selected, md(job.message) + " Change the classes and press **Re-label** to "
-                     "ask again without re-running.", select=None)}
+           **changed(studio, view, md(job.message) + " Change the classes and press **Re-label** to ask again "
+                     "without re-running.", select=None)}
 
 
-def cancel(session) -> dict:
-    if session is None or session.job is None or not session.job.running:
+def cancel(view) -> dict:
+    """Take the run out of the queue, or stop it between frames."""
+    job = None if view is None or view.session is None else view.session.job
+    if job is None or not job.running:
         return {"message": "No run is waiting or working for this video."}
-    return {"message": session.job.stop()}
+    return {"message": job.stop()}
 
 
 def _result_for_current_vocabulary(studio, session):
     """The stored analysis classified with the session's vocabulary (cached)."""
-    if session.result is None:
-        session.result = studio.service.classify(session.meta.model, session.analysis, session.state.vocabulary)
-    return session.result
+    stored = session.stored_analysis
+    if stored is None:
+        raise ValueError("this needs the model's analysis of this video: press Run first")
+    result = session.result
+    if result is None or result.analysis is not stored.analysis:
+        result = session.result = studio.service.classify(session.model, stored.analysis, session.state.vocabulary)
+    return result
 
 
-def requery(studio, session, value, vocab_text, vocab_std) -> dict:
+def requery(studio, view, value, vocab_text, vocab_std) -> dict:
     """New vocabulary, same video pass: re-label from the stored CLIP features."""
-    if session is None:
+    if view is None or view.session is None:
         return problem("load a video first")
+    session = view.session
     if session.job is not None and session.job.running:
         return problem("wait for the run to finish (or cancel it) before re-labelling")
     try:
         asked = build_vocabulary(vocab_text, vocab_std)
     except USER_ERRORS as e:
         return problem(str(e))
-    if session.analysis is None:
-        # Imported annotations or no run yet: nothing to classify, but the names can change.
+    stored = session.stored_analysis
+    if stored is None:
+        # Imported annotations or no run yet (or a session from an earlier version): nothing to classify.
         return problem("re-labelling needs the model's analysis of this video: press Run once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
     try:
-        result = studio.service.classify(session.meta.model, session.analysis, vocab)
-        session.meta.vocab_text, session.meta.vocab_std = vocab_text or "", vocab_std or ""
-        edit, notes = session.requery(result)
+        result = studio.service.classify(session.model, stored.analysis, vocab)
+        edit, notes = session.requery(result, meta_changes={"vocab_text": vocab_text or "",
+                                                            "vocab_std": vocab_std or ""})
     except MODEL_ERRORS as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
     kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
-    text = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
-            f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
-    return {**changed(studio, session, where(session, value).selected, md(text)),
-            "run_status": f"<div class='run-status ok'>{html_text(text)}</div>"}
+    msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
+           f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
+    return {**changed(studio, tab(view, value), md(msg)), "run_status": f"<div class='run-status ok'>{html_text(msg)}</div>"}
 
 
-def candidates(studio, session) -> dict:
+def candidates(studio, view) -> dict:
     """The query slots the model kept but that are no instance: objects it may have dropped."""
-    if session is None or session.analysis is None:
+    if view is None or view.session is None or view.session.stored_analysis is None:
         return problem("recovering dropped objects needs the model's analysis: run the model first")
+    session = view.session
     try:
         _result_for_current_vocabulary(studio, session)
         rows = session.candidates()
     except MODEL_ERRORS as e:
         return problem(str(e))
-    names = {c.id: c.name for c in session.state.vocabulary.classes}
+    names = {c.id: c.name for c in session.state.vocabulary.classes}  # choice labels are shown as text
     choices = [(f"query {c['query']} · objectness {c['objectness']:.2f} · best: {names.get(c['category_id'])} "
-                f"{c['score']:.2f}", c["query"]) for c in rows]
+                f"{c['score']:.2f} · frames {c['frames'][0]}–{c['frames'][1]}", c["query"]) for c in rows]
     return {"candidates": gr.update(choices=choices, value=choices[0][1] if choices else None),
             "message": f"{len(choices)} low-score query tracks; pick one and press **Promote**." if choices
             else "Every query slot is already an instance."}
 
 
-def promote(studio, session, value, query) -> dict:
-    if session is None:
+def promote(studio, view, value, query) -> dict:
+    if view is None or view.session is None:
         return problem("load a video first")
     if query is None:
         return problem("pick a query track to promote (press ‘Show dropped objects’ first)")
+    view = tab(view, value)
+    session = view.session
     try:
         _result_for_current_vocabulary(studio, session)
-        edit = session.promote(int(query))
-    except MODEL_ERRORS as e:
+        edit = session.promote(int(query), base_revision=view.revision)
+    except MODEL_ERRORS + (StaleEdit,) as e:
         return problem(str(e))
-    new_id = max(session.state.tracks)
-    return changed(studio, session, where(session, value).selected, f"{md(edit.label)}. Undo reverts it.",
-                   select=new_id)
+    new_id = max(tid for tid in session.state.tracks if tid in edit.track_ids)
+    return changed(studio, view, f"{md(edit.label)}. Undo reverts it.", select=new_id)

@@ -84,6 +84,18 @@ def open_selected(source: Path, stride: int, max_frames: int | None, limits: Lim
     return video
 
 
+def frame_count_note(decoded: int, announced: int) -> str:
+    """What to tell the user when the video holds fewer frames than its header
+    announces. One frame short is common (encoders count differently) and
+    harmless: a quiet note. More means decoding stopped early."""
+    if decoded >= announced:
+        return ""
+    if decoded == announced - 1:
+        return f"{decoded} frames (the file's header counts {announced}; the last one is not in the file)"
+    return (f"decoding stopped after {decoded} of the {announced} frames the file's header announces; "
+            "the frames before it are good")
+
+
 def cache_frames(video, folder: Path, progress=None) -> tuple[int, tuple[int, int]]:
     """Decode the selected frames once into folder/00000.jpg, ... at display size.
 

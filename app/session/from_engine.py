@@ -4,12 +4,17 @@ The engine may list one query slot several times with different classes (the
 official top-k over query x class pairs, which suits AP). An annotation wants
 one track per object, so each query keeps only its best-scored instance.
 
+A run's tracks get their masks decoded and stored (the run's last stage).
+Tracks made later from a stored analysis (found by re-query, or promoted) are
+lazy references to its masks: making them costs no decoding, whatever the
+video's length; they are decoded when shown or exported.
+
 Re-query: a new vocabulary is classified from the stored analysis (no video
 pass), then
 - tracks whose label the user chose (or that were imported) keep it;
 - model-made tracks follow their query slot's new best class and score;
-- query slots that now make the engine's list and are not tracks yet, and were
-  not deleted by the user, become new tracks.
+- query slots that now make the engine's list and are not tracks yet, and
+  were not deleted or merged away by the user, become new tracks.
 Masks of existing tracks are never touched: they may carry the user's edits.
 """
 from __future__ import annotations
@@ -17,11 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from clipvis import VideoResult, Vocabulary
-from clipvis.formats.rle import mask_to_rle
 from clipvis.vocab import VocabClass
 
-from app.session.operations import Proposal
-from app.session.tracks import Track, TrackSet
+from app.session.operations import Proposal, rle_counts
+from app.session.tracks import Track, TrackSet, lazy_ref
 
 
 def best_per_query(result: VideoResult) -> dict:
@@ -43,34 +47,47 @@ def best_class(result: VideoResult, query: int) -> tuple[int, float]:
     return top_classes(result, query, 1)[0]
 
 
-def query_segmentations(result: VideoResult, queries: list[int], frames_of: dict, progress=None) -> dict:
-    """{query: per-frame RLE or None}; frames_of[q]: (T,) bool, where to keep the mask.
-
-    One batched mask decode per frame, for all queries together."""
+def decoded_tracks(result: VideoResult, proposal: Proposal, *, start_id: int, progress=None) -> list[Track]:
+    """One track per query slot in the result (its best instance), best first,
+    its masks decoded and added to `proposal` (one batched decode per frame)."""
+    best = list(best_per_query(result).values())
     T = result.num_frames
-    segs = {q: [None] * T for q in queries}
+    refs = {i.query: np.zeros(T, np.int64) for i in best}
     for t in range(T):
-        wanted = [q for q in queries if frames_of[q][t]]
+        wanted = [i.query for i in best if i.present[t]]
         if wanted:
             for q, m in zip(wanted, result.analysis.query_masks(t, wanted)):
                 if m.any():
-                    segs[q][t] = mask_to_rle(m)
+                    refs[q][t] = proposal.add_mask(rle_counts(m))
         if progress is not None:
             progress(t + 1, T)
-    return segs
-
-
-def tracks_from_result(result: VideoResult, *, start_id: int = 1, skip_queries=(), progress=None) -> list[Track]:
-    """One track per query slot in the result (its best instance), best first."""
-    best = [inst for q, inst in best_per_query(result).items() if q not in set(skip_queries)]
-    segs = query_segmentations(result, [i.query for i in best], {i.query: i.present for i in best}, progress)
     tracks = []
     for inst in best:
-        if all(s is None for s in segs[inst.query]):
-            continue  # shown on no frame: nothing to annotate
-        tracks.append(Track(id=start_id + len(tracks), category_id=inst.category_id, score=inst.score,
-                            segmentations=tuple(segs[inst.query]), query=inst.query, origin="model",
-                            top_classes=top_classes(result, inst.query)))
+        if refs[inst.query].any():  # shown on no frame: nothing to annotate
+            tracks.append(Track(id=start_id + len(tracks), category_id=inst.category_id, score=inst.score,
+                                refs=refs[inst.query], query=inst.query, origin="model",
+                                top_classes=top_classes(result, inst.query)))
+    return tracks
+
+
+def query_refs(run: int, query: int, frames: np.ndarray) -> np.ndarray:
+    """(T,) lazy references to query `query`'s masks where `frames` is True."""
+    return np.where(frames, lazy_ref(run, query), 0).astype(np.int64)
+
+
+def lazy_tracks(result: VideoResult, *, run: int, nonempty: np.ndarray, start_id: int, skip_queries=()) -> list[Track]:
+    """Like decoded_tracks, as lazy references into run `run`'s stored analysis;
+    nonempty: (Q, T) whether each query's mask has a pixel on each frame."""
+    skip = set(skip_queries)
+    tracks = []
+    for inst in best_per_query(result).values():
+        if inst.query in skip:
+            continue
+        frames = np.asarray(inst.present, bool) & nonempty[inst.query]
+        if frames.any():
+            tracks.append(Track(id=start_id + len(tracks), category_id=inst.category_id, score=inst.score,
+                                refs=query_refs(run, inst.query, frames), query=inst.query, origin="model",
+                                top_classes=top_classes(result, inst.query)))
     return tracks
 
 
@@ -91,8 +108,8 @@ def vocabulary_for_requery(asked: Vocabulary, state: TrackSet) -> tuple[Vocabula
     return Vocabulary(classes=tuple(classes), name=asked.name), kept
 
 
-def requery(state: TrackSet, result: VideoResult, progress=None) -> Proposal:
-    """Re-label from `result` (the stored analysis classified with the new vocabulary)."""
+def requery(state: TrackSet, result: VideoResult, *, run: int, nonempty: np.ndarray) -> Proposal:
+    """Re-label from `result` (run `run`'s stored analysis classified with the new vocabulary)."""
     vocab = result.vocabulary
     by_name = {c.name.lower(): c.id for c in vocab.classes}
     best = best_per_query(result)
@@ -108,7 +125,7 @@ def requery(state: TrackSet, result: VideoResult, progress=None) -> Proposal:
         new[t.id] = t.with_(category_id=cid, score=score, top_classes=top_classes(result, t.query))
         relabelled += vocab.classes[vocab.index_of_id(cid)].name != state.class_name(t.category_id)
     taken = {t.query for t in state.tracks.values()} | state.dismissed
-    added = tracks_from_result(result, start_id=state.next_id, skip_queries=taken, progress=progress)
+    added = lazy_tracks(result, run=run, nonempty=nonempty, start_id=state.free_id, skip_queries=taken)
     new.update({t.id: t for t in added})
     notes = [f"{relabelled} model track(s) changed class", f"{len(added)} new track(s) found",
              f"{kept_hand} hand-labelled or imported track(s) kept their label"]

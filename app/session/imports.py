@@ -3,16 +3,22 @@
 The JSON must describe the same frames the session shows: same count (after
 stride and frame limit) and same size. Anything else is refused with a
 message saying what differs, before any track changes.
+
+Ids: a dataset this session exported keeps its ids (they name the same
+objects); anything else gets new ids, never used before in the session.
 """
 from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from clipvis.formats import Video, YTVISDataset, YTVISError, results_from_json, rle_area
+from clipvis.formats.rle import to_compressed
 from clipvis.vocab import VocabClass, Vocabulary
 
-from app.session.operations import Proposal, replace_all
-from app.session.store import SessionMeta, tracks_from_dataset
+from app.session.operations import Proposal, renumbered, replace_all
+from app.session.store import SessionMeta
 from app.session.tracks import Track, TrackSet
 
 
@@ -44,6 +50,21 @@ def _check_fits(v: Video, state: TrackSet, meta: SessionMeta, source: str):
             "Load the video with the stride and frame limit the annotations were made with.")
 
 
+def _refs(segmentations, proposal: Proposal, state: TrackSet, source: str) -> np.ndarray:
+    """Per-frame masks -> references to new masks; empty masks count as absent
+    (the official writer stores an empty mask, not null, where an instance is absent)."""
+    refs = np.zeros(state.num_frames, np.int64)
+    for t, seg in enumerate(segmentations):
+        if seg is None or rle_area(seg) == 0:
+            continue
+        rle = to_compressed(seg)
+        if [int(v) for v in rle["size"]] != [state.height, state.width]:
+            raise YTVISError(f"{source}: a mask on frame {t} is {rle['size'][1]}x{rle['size'][0]}, "
+                             f"the video {state.width}x{state.height}")
+        refs[t] = proposal.add_mask(rle["counts"].encode("ascii"))
+    return refs
+
+
 def _import_dataset(state: TrackSet, meta: SessionMeta, ds: YTVISDataset, source: str) -> Proposal:
     video = _pick_video(ds, meta, source)
     _check_fits(video, state, meta, source)
@@ -51,21 +72,22 @@ def _import_dataset(state: TrackSet, meta: SessionMeta, ds: YTVISDataset, source
     known = {c.name.lower(): c.synonyms for c in state.vocabulary.classes}
     vocab = Vocabulary(classes=tuple(VocabClass(id=c.id, name=c.name, synonyms=known.get(c.name.lower(), (c.name,)),
                                                 partition=c.partition) for c in ds.categories), name="imported")
-    tracks = list(tracks_from_dataset(YTVISDataset(videos=[video], categories=ds.categories,
-                                                   annotations=ds.annotations_of(video.id))).values())
-    if ds.info.get("studio_session") != meta.id:
-        # Query slots mean something only for the analysis of the session that wrote them.
-        tracks = [t.with_(query=None, origin="imported") for t in tracks]
-    tracks = [t.with_(segmentations=_drop_empty(t.segmentations)) for t in tracks]
-    tracks = [t for t in tracks if t.frames]
-    p = replace_all(state, tracks, vocab, f"Import {len(tracks)} tracks (dataset form)")
-    p.notes = [f"imported {len(tracks)} tracks of video {video.id} and {len(vocab)} categories"]
-    return p
-
-
-def _drop_empty(segmentations) -> list:
-    # The official writer stores an empty mask, not null, where an instance is absent.
-    return [None if s is None or rle_area(s) == 0 else s for s in segmentations]
+    ours = ds.info.get("studio_session") == meta.id
+    p = Proposal({}, "")
+    tracks = []
+    for a in ds.annotations_of(video.id):
+        fields = a.extra.get("studio") or {"score": 1.0 if a.score is None else a.score, "origin": "imported"}
+        fields = {**fields, "id": a.id, "category_id": a.category_id}
+        if not ours:  # query slots mean something only for the analysis of the session that wrote them
+            fields.update(query=None, origin="imported")
+        refs = _refs(a.segmentations, p, state, source)
+        if refs.any():
+            tracks.append(Track.from_meta(fields, refs))
+    if not ours:
+        tracks = renumbered(tracks, state.free_id)
+    out = replace_all(state, tracks, vocab, f"Import {len(tracks)} tracks (dataset form)", masks=p.masks)
+    out.notes = [f"imported {len(tracks)} tracks of video {video.id} and {len(vocab)} categories"]
+    return out
 
 
 def _import_results(state: TrackSet, obj: list, source: str) -> Proposal:
@@ -82,12 +104,13 @@ def _import_results(state: TrackSet, obj: list, source: str) -> Proposal:
         vocab = Vocabulary(classes=vocab.classes + tuple(
             VocabClass(id=c, name=f"class {c}", synonyms=(f"class {c}",)) for c in missing), name=vocab.name)
         notes.append(f"category ids {missing} are not in the vocabulary: added as 'class <id>', relabel them")
+    p = Proposal({}, "")
     tracks = []
     for a in anns:
-        segs = _drop_empty(a.segmentations)
-        if any(s is not None for s in segs):
-            tracks.append(Track(id=len(tracks) + 1, category_id=a.category_id, score=float(a.score),
-                                segmentations=tuple(segs), origin="imported"))
-    p = replace_all(state, tracks, vocab, f"Import {len(tracks)} tracks (results form)")
-    p.notes = [f"imported {len(tracks)} tracks"] + notes
-    return p
+        refs = _refs(a.segmentations, p, state, source)
+        if refs.any():
+            tracks.append(Track(id=state.free_id + len(tracks), category_id=a.category_id, score=float(a.score),
+                                refs=refs, origin="imported"))
+    out = replace_all(state, tracks, vocab, f"Import {len(tracks)} tracks (results form)", masks=p.masks)
+    out.notes = [f"imported {len(tracks)} tracks"] + notes
+    return out

@@ -1,9 +1,13 @@
 """The editing operations, as pure functions of the current tracks.
 
 Each returns a `Proposal`: the new versions of the tracks it touches (None
-deletes one), a label for the history, and any new vocabulary or dismissed
-query set. The Session turns it into an undoable Edit (edits.diff) and saves.
-Bad arguments raise ValueError/KeyError with a message meant for the user.
+deletes one), a label for the history, any new vocabulary or dismissed query
+set, and the masks it adds (RLE strings; the tracks point at them with
+`PENDING + i` until the commit numbers them). The Session turns it into an
+undoable Edit (edits.diff) and commits it. Bad arguments raise
+ValueError/KeyError with a message meant for the user.
+
+Each costs what it changes: references are copied with numpy, never masks.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import numpy as np
 from clipvis.formats.rle import mask_to_rle
 from clipvis.vocab import Vocabulary
 
-from app.session.tracks import Track, TrackSet, add_class
+from app.session.tracks import ABSENT, PENDING, Track, TrackSet, add_class
 
 
 @dataclass
@@ -23,7 +27,18 @@ class Proposal:
     label: str
     vocabulary: Vocabulary | None = None
     dismissed: set | None = None
+    masks: list = field(default_factory=list)  # new RLE counts (bytes); refs PENDING + i point at them
     notes: list = field(default_factory=list)  # what the user should be told
+    fields: dict = field(default_factory=dict)  # other document fields: {name: (before, after)}
+
+    def add_mask(self, counts: bytes) -> int:
+        """A reference to a new mask, numbered when the proposal is committed."""
+        self.masks.append(bytes(counts))
+        return PENDING + len(self.masks) - 1
+
+
+def rle_counts(mask: np.ndarray) -> bytes:
+    return mask_to_rle(mask)["counts"].encode("ascii")
 
 
 def _frame(state: TrackSet, t) -> int:
@@ -34,7 +49,7 @@ def _frame(state: TrackSet, t) -> int:
 
 
 def _dismiss(state: TrackSet, tracks) -> set:
-    """Deleting a model track dismisses its query slot for later re-queries."""
+    """A model track deleted or merged away dismisses its query slot: re-query never brings it back."""
     return state.dismissed | {t.query for t in tracks if t.query is not None}
 
 
@@ -67,13 +82,13 @@ def delete(state: TrackSet, track_id) -> Proposal:
 def delete_frames(state: TrackSet, track_id, start, end) -> Proposal:
     track = state.get(track_id)
     a, b = sorted((_frame(state, start), _frame(state, end)))
-    segs = list(track.segmentations)
-    segs[a:b + 1] = [None] * (b + 1 - a)
-    if all(s is None for s in segs):
+    refs = track.refs.copy()
+    refs[a:b + 1] = ABSENT
+    if not refs.any():
         p = delete(state, track_id)
         p.label = f"Delete #{track.id} (frames {a}–{b} were all it had)"
         return p
-    return Proposal({track.id: track.with_(segmentations=segs)}, f"Delete #{track.id} from frames {a}–{b}")
+    return Proposal({track.id: track.with_(refs=refs)}, f"Delete #{track.id} from frames {a}–{b}")
 
 
 def set_hidden(state: TrackSet, track_id, hidden: bool) -> Proposal:
@@ -83,27 +98,31 @@ def set_hidden(state: TrackSet, track_id, hidden: bool) -> Proposal:
 
 def merge(state: TrackSet, keep_id, other_id) -> Proposal:
     """One track from two (an identity switch): `keep` takes `other`'s frames
-    where it has none; where both have a mask, keep's stays."""
+    where it has none; where both have a mask, keep's stays. `keep` keeps its
+    own query slot and label; `other`'s query slot is dismissed, so a re-query
+    never brings the merged-away track back."""
     keep, other = state.get(keep_id), state.get(other_id)
     if keep.id == other.id:
         raise ValueError("pick two different instances to merge")
-    segs = [a if a is not None else b for a, b in zip(keep.segmentations, other.segmentations)]
-    merged = keep.with_(segmentations=segs, score=max(keep.score, other.score))
-    return Proposal({keep.id: merged, other.id: None}, f"Merge #{other.id} into #{keep.id}")
+    refs = np.where(keep.refs != ABSENT, keep.refs, other.refs)
+    merged = keep.with_(refs=refs, score=max(keep.score, other.score))
+    return Proposal({keep.id: merged, other.id: None}, f"Merge #{other.id} into #{keep.id}",
+                    dismissed=_dismiss(state, [other]))
 
 
 def split(state: TrackSet, track_id, frame) -> Proposal:
-    """Frames from `frame` on become a new track with the same label."""
+    """Frames from `frame` on become a new track with the same label (and query
+    slot: re-query relabels both halves alike)."""
     track = state.get(track_id)
     t = _frame(state, frame)
-    if not any(s is not None for s in track.segmentations[:t]) or not any(
-            s is not None for s in track.segmentations[t:]):
+    if not track.refs[:t].any() or not track.refs[t:].any():
         raise ValueError(f"#{track.id} has no frames on one side of frame {t}: nothing to split")
-    new_id = state.next_id
-    head = list(track.segmentations[:t]) + [None] * (state.num_frames - t)
-    tail = [None] * t + list(track.segmentations[t:])
-    return Proposal({track.id: track.with_(segmentations=head),
-                     new_id: track.with_(id=new_id, segmentations=tail, origin="split")},
+    new_id = state.free_id
+    head, tail = track.refs.copy(), track.refs.copy()
+    head[t:] = ABSENT
+    tail[:t] = ABSENT
+    return Proposal({track.id: track.with_(refs=head),
+                     new_id: track.with_(id=new_id, refs=tail, origin="split")},
                     f"Split #{track.id} at frame {t} (new #{new_id})")
 
 
@@ -114,43 +133,52 @@ def set_mask(state: TrackSet, track_id, frame, mask) -> Proposal:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (state.height, state.width):
         raise ValueError(f"the mask is {mask.shape[1]}x{mask.shape[0]}, the video {state.width}x{state.height}")
-    segs = list(track.segmentations)
-    segs[t] = mask_to_rle(mask) if mask.any() else None
-    return Proposal({track.id: track.with_(segmentations=segs)}, f"Paint #{track.id} on frame {t}")
+    p = Proposal({}, f"Paint #{track.id} on frame {t}")
+    refs = track.refs.copy()
+    refs[t] = p.add_mask(rle_counts(mask)) if mask.any() else ABSENT
+    p.tracks[track.id] = track.with_(refs=refs)
+    return p
 
 
 def copy_forward(state: TrackSet, track_id, frame, count) -> Proposal:
-    """Copy the mask on `frame` onto the next `count` frames (overwriting)."""
+    """Copy the mask on `frame` onto the next `count` frames (overwriting):
+    the same reference, so nothing is copied but integers."""
     track = state.get(track_id)
     t = _frame(state, frame)
-    seg = track.segmentations[t]
-    if seg is None:
+    if track.refs[t] == ABSENT:
         raise ValueError(f"#{track.id} has no mask on frame {t} to copy")
     end = min(state.num_frames - 1, t + max(1, int(count)))
-    segs = list(track.segmentations)
-    segs[t + 1:end + 1] = [seg] * (end - t)
     if end == t:
         raise ValueError(f"frame {t} is the last frame: nothing to copy onto")
-    return Proposal({track.id: track.with_(segmentations=segs)}, f"Copy #{track.id}'s mask to frames {t + 1}–{end}")
+    refs = track.refs.copy()
+    refs[t + 1:end + 1] = track.refs[t]
+    return Proposal({track.id: track.with_(refs=refs)}, f"Copy #{track.id}'s mask to frames {t + 1}–{end}")
 
 
-def promote(state: TrackSet, *, query: int, segmentations, category_id: int, score: float,
-            top_classes=()) -> Proposal:
+def promote(state: TrackSet, *, query: int, refs, category_id: int, score: float, top_classes=()) -> Proposal:
     """Make a new track of a low-score query slot the engine kept."""
     if any(t.query == query for t in state.tracks.values()):
         raise ValueError(f"query {query} is already an instance")
-    if all(s is None for s in segmentations):
+    refs = np.asarray(refs, np.int64)
+    if not refs.any():
         raise ValueError(f"query {query} has no mask on any frame")
-    new_id = state.next_id
-    track = Track(id=new_id, category_id=category_id, score=score, segmentations=tuple(segmentations),
-                  query=query, origin="promoted", top_classes=tuple(top_classes))
+    new_id = state.free_id
+    track = Track(id=new_id, category_id=category_id, score=score, refs=refs, query=query, origin="promoted",
+                  top_classes=tuple(top_classes))
     return Proposal({new_id: track}, f"Promote query {query} to #{new_id} {state.class_name(category_id)}",
                     dismissed=state.dismissed - {query})
 
 
-def replace_all(state: TrackSet, tracks: list[Track], vocabulary: Vocabulary, label: str) -> Proposal:
-    """A new run or an import: these tracks (ids as given) replace all others."""
+def replace_all(state: TrackSet, tracks: list[Track], vocabulary: Vocabulary, label: str,
+                masks: list | None = None) -> Proposal:
+    """A new run or an import: these tracks (ids as given) replace all others.
+    masks: the new masks their PENDING references point at."""
     new = {t.id: None for t in state.tracks.values()}
     new.update({t.id: t for t in tracks})
-    return Proposal(new, label, vocabulary=vocabulary, dismissed=set())
+    return Proposal(new, label, vocabulary=vocabulary, dismissed=set(), masks=list(masks or []))
 
+
+def renumbered(tracks: list[Track], start: int) -> list[Track]:
+    """The tracks with ids start, start + 1, ... in their order (new objects
+    get ids never used in the session)."""
+    return [t.with_(id=start + i) for i, t in enumerate(tracks)]

@@ -845,7 +845,7 @@ function createStudioViewer(element, props, trigger, watch) {
       if (a || e) { d[i - 3] = a ? 255 : 0; d[i - 2] = e ? 255 : 0; d[i] = 255; }
     }
     g.putImageData(img, 0, 0);
-    trigger('paint', {frame: b.frame, track: b.track, rev: S.rev, w: S.w, h: S.h, png: out.toDataURL('image/png')});
+    trigger('paint', {frame: b.frame, track: b.track, w: S.w, h: S.h, png: out.toDataURL('image/png')});
     status(why === 'moved' ? `Applying the strokes on frame ${b.frame}…` : 'Applying…');
     const t = b.frame, tr = b.track;
     Object.assign(b, {frame: null, track: null, dirty: false});

@@ -15,7 +15,7 @@ The value is one small dict both ways:
     browser -> server  the same, plus {"frame", "selected"}: what the user sees.
 
 So every edit arrives with the frame that is shown and the track that is
-selected in that tab, and the revision they were made against.
+selected in that tab.
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def _script() -> str:
 class StudioViewer(gr.HTML):
     """The frame with its masks, playback, zoom and pan, the brush, the
     timeline and the track list. Custom events (with data): `track`
-    {track} when the selection changes, `relabel` {category}, `paint`
-    {frame, track, rev, w, h, png}."""
+    {track} when the selection changes, `relabel` {track, rank}, `paint`
+    {frame, track, w, h, png}."""
 
     def __init__(self, **kwargs):
         super().__init__(value=dict(EMPTY), html_template='<div class="cv-root"></div>', js_on_load=_script(),
@@ -73,11 +73,10 @@ def viewer_value(registry, session, *, select=KEEP, seek: int | None = None) -> 
 
 @dataclass(frozen=True)
 class ViewInput:
-    """What the browser said it shows: the frame, the selected track, the revision."""
+    """What the browser said it shows: the frame and the selected track."""
 
     frame: int
     selected: int | None
-    rev: int | None
 
 
 def _int_or_none(value):
@@ -92,5 +91,4 @@ def view_input(value, num_frames: int) -> ViewInput:
     clamped into the video, ids as ints or None."""
     value = value if isinstance(value, dict) else {}
     frame = _int_or_none(value.get("frame")) or 0
-    return ViewInput(frame=min(max(frame, 0), max(num_frames - 1, 0)), selected=_int_or_none(value.get("selected")),
-                     rev=_int_or_none(value.get("rev")))
+    return ViewInput(frame=min(max(frame, 0), max(num_frames - 1, 0)), selected=_int_or_none(value.get("selected")))

@@ -28,6 +28,7 @@ class Snapshot:
     num_frames: int
     fps: float
     geo: Geometry
+    masks: object  # app.session.masks.MaskStore: a track's per-frame references -> masks
 
     @property
     def key(self) -> str:
@@ -54,37 +55,28 @@ def snapshot(session) -> Snapshot:
         names = {c.id: c.name for c in state.vocabulary.classes}
         rev, threshold = int(session.revision), float(meta.threshold)
         num_frames, fps, full_hw = meta.num_frames, float(meta.fps or 0.0), (meta.height, meta.width)
+        masks = session.masks
     # The display frames were written at exactly this size (frames.cache_frames).
     geo = Geometry(full_hw=full_hw, display_wh=display_size(full_hw[1], full_hw[0]))
-    return Snapshot(rev=rev, threshold=threshold, tracks=tracks, names=names, num_frames=num_frames, fps=fps, geo=geo)
+    return Snapshot(rev=rev, threshold=threshold, tracks=tracks, names=names, num_frames=num_frames, fps=fps, geo=geo,
+                    masks=masks)
 
 
-def track_mask(track, t: int) -> np.ndarray | None:
-    """The track's full-size mask on frame t, or None if absent: the one place
-    that knows how a track stores its masks."""
-    seg = track.segmentations[t]
-    return None if seg is None else rle_to_mask(seg, order="F")
+def track_mask(snap: Snapshot, track, t: int) -> np.ndarray | None:
+    """The track's full-size mask on frame t, or None if absent. A stored mask
+    is decoded column-major, as pycocotools writes it: the overlay only reads
+    it, and the row-major copy would cost twice the decoding."""
+    ref = int(track.refs[t])
+    if not ref:
+        return None
+    if ref > 0:
+        return rle_to_mask({"size": snap.masks.size, "counts": snap.masks.counts(ref)}, order="F")
+    return snap.masks.mask(ref, t)  # a query's mask in a run's stored analysis
 
 
-def frame_masks(tracks, t: int) -> list[tuple[int, np.ndarray]]:
+def frame_masks(snap: Snapshot, tracks, t: int) -> list[tuple[int, np.ndarray]]:
     """[(track id, full-size mask)] of the tracks present on frame t."""
-    out = []
-    for tr in tracks:
-        m = track_mask(tr, t)
-        if m is not None:
-            out.append((tr.id, m))
-    return out
-
-
-def runs(frames: list[int]) -> list[list[int]]:
-    """[3, 4, 5, 9] -> [[3, 5], [9, 9]]: the frame ranges a track is in."""
-    out: list[list[int]] = []
-    for f in frames:
-        if out and f == out[-1][1] + 1:
-            out[-1][1] = f
-        else:
-            out.append([f, f])
-    return out
+    return [(tr.id, track_mask(snap, tr, t)) for tr in tracks if tr.refs[t]]
 
 
 def track_rows(snap: Snapshot) -> dict:
@@ -94,11 +86,10 @@ def track_rows(snap: Snapshot) -> dict:
     so `<b>x</b>` shows as typed."""
     rows = []
     for tr in snap.tracks:
-        frames = tr.frames
         rows.append({
             "id": tr.id, "name": snap.class_name(tr.category_id), "color": hex_color(track_color(tr.id)),
             "score": round(float(tr.score), 4), "hidden": tr.hidden, "shown": snap.is_shown(tr),
-            "origin": tr.origin, "hand": tr.by_hand, "runs": runs(frames), "count": len(frames),
+            "origin": tr.origin, "hand": tr.by_hand, "runs": [list(r) for r in tr.runs], "count": tr.num_present,
             "top": [[snap.class_name(cid), round(float(s), 4)] for cid, s in tr.top_classes if cid in snap.names],
         })
     return {"rev": snap.rev, "key": snap.key, "threshold": snap.threshold, "n": snap.num_frames, "tracks": rows}

@@ -65,7 +65,7 @@ def viewer_routes(registry) -> list[APIRoute]:
         t = frame_index(snap, t)
 
         def make():
-            png, boxes = render_overlay(frame_masks(snap.shown, t), snap.geo)
+            png, boxes = render_overlay(frame_masks(snap, snap.shown, t), snap.geo)
             return png, json.dumps(boxes, separators=(",", ":"))
 
         png, boxes = registry.cache.get_or_make((token, "overlay", snap.key, t), make,
@@ -81,7 +81,7 @@ def viewer_routes(registry) -> list[APIRoute]:
         tr = snap.track(track)
 
         def make():  # a deleted track has no mask, like a track absent from the frame
-            m = None if tr is None else track_mask(tr, t)
+            m = None if tr is None else track_mask(snap, tr, t)
             return b"" if m is None or not m.any() else mask_png(display_mask(m, snap.geo))
 
         png = registry.cache.get_or_make((token, "mask", snap.key, track, t), make)
@@ -100,7 +100,7 @@ def viewer_routes(registry) -> list[APIRoute]:
         snap = snapshot(session_of(token))
         t = frame_index(snap, t)
         candidates = snap.shown + [tr for tr in snap.tracks if tr.id == sel and not snap.is_shown(tr)]
-        body = json.dumps({"track": pick(frame_masks(candidates, t), x, y, snap.geo), "rev": snap.rev,
+        body = json.dumps({"track": pick(frame_masks(snap, candidates, t), x, y, snap.geo), "rev": snap.rev,
                            "key": snap.key})
         return Response(body.encode(), media_type="application/json", headers=state_headers(snap))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ COMMANDS = {
     "label": ("clipvis.commands.label", "pseudo-label a whole dataset (resumable, torchrun scale-out)"),
     "evaluate": ("clipvis.commands.evaluate", "YTVIS / LV-VIS metrics of results against ground truth"),
     "train": ("clipvis.commands.train", "train or fine-tune the class-agnostic mask generator"),
+    "convert-checkpoint": ("clipvis.commands.convert", "turn a trusted pickled .pth into a .safetensors file"),
+    "cache": ("clipvis.commands.cache", "show or clear the text-embedding cache"),
 }
 
 
@@ -44,5 +47,12 @@ def main(argv=None) -> int:
         # User errors (bad input, missing weights) end with one clear line, not a traceback.
         if getattr(args, "debug", False):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), cmd)}", file=sys.stderr)
         return 1
+
+
+def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
+    """The library names arguments as `name`; on the command line those are flags."""
+    flags = {a.dest: next((o for o in a.option_strings if o.startswith("--")), a.option_strings[0])
+             for a in parser._actions if a.option_strings}
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m.group(1), m.group(0)), message)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
-from .model_args import add_model_arguments, predictor_from_args
+from .model_args import add_model_arguments, inference_config, model_name, predictor_from_args
 
 EXAMPLES = """\
 PATH may be:
@@ -97,15 +96,16 @@ def _model_settings(args) -> dict:
     """The model options that change the labels (recorded in the work folder)."""
     def as_path(value):
         return str(Path(value).resolve()) if value and Path(value).exists() else value
-    return {"model": as_path(args.checkpoint) or args.model, "clip_model": args.clip_model,
-            "clip_config": as_path(args.clip_config), "precision": args.precision, "min_size": args.min_size,
-            "max_size": args.max_size, "window": args.window, "memory": args.memory,
-            "top_k_frames": args.top_k_frames, "topk": args.topk}
+    return {"model": as_path(model_name(args)), "clip_model": args.clip_model,
+            "clip_config": as_path(args.clip_config), **inference_config(args).to_dict()}
 
 
 def run(args) -> int:
     from ..labeling import LabelOptions, Ranks, label_dataset, rank_device
+    from ..paths import check_output_file
     from ..vocab import load_vocabulary
+
+    check_output_file(args.out)  # before hours of labelling, not at the merge
 
     ranks = Ranks.from_env()
     device = rank_device(args.device, ranks)
@@ -116,9 +116,7 @@ def run(args) -> int:
     vocabulary = load_vocabulary(args.vocab)
 
     def make_predictor(dev):
-        own = copy.copy(args)
-        own.device = str(dev)
-        return predictor_from_args(own)
+        return predictor_from_args(args, device=str(dev))
 
     def log(text):
         print(text, file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path, PurePosixPath
 
-from .model_args import add_model_arguments, predictor_from_args
+from .model_args import add_model_arguments, inference_config, predictor_from_args
 
 
 def add_arguments(p):
@@ -50,9 +50,12 @@ def choose_video_id(args) -> tuple[int, str]:
 
 
 def run(args) -> int:
+    from ..paths import check_output_file
     from ..video import open_video
     from ..vocab import load_vocabulary
 
+    check_output_file(args.out)  # before any decoding or model work
+    inference_config(args)  # so are the settings
     vocabulary = load_vocabulary(args.vocab)
     video_id, why = choose_video_id(args)
     video = open_video(args.video or args.frames, stride=args.stride, max_frames=args.max_frames)
@@ -65,7 +68,7 @@ def run(args) -> int:
         eta = f", {p.eta:.0f}s left" if p.eta is not None else ""
         print(f"\r{p.frames_done}/{p.num_frames or '?'} frames{eta}   ", end="", file=sys.stderr, flush=True)
 
-    result = predictor.predict((f for _, f in video), vocabulary, num_frames=info.num_frames, progress=show)
+    result = predictor.predict(video, vocabulary, progress=show)
     print(file=sys.stderr)
     result.save(args.out, format="results", video_id=video_id)
     print(f"wrote {len(result)} instances of video_id {video_id} to {args.out}", file=sys.stderr)

@@ -145,8 +145,11 @@ def config_from_args(args, base: TrainConfig | None) -> TrainConfig:
 
 
 def run(args) -> int:
+    from ..paths import check_output_dir
     from ..train.loop import train
     from ..train.state import load_run
+
+    check_output_dir(args.out)  # before the data and the model are loaded
 
     state = load_run(args.out) if args.resume else None
     if args.resume and state is None:

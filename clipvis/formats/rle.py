@@ -4,11 +4,20 @@ The canonical form in memory and on disk is pycocotools' compressed RLE with
 the counts as text: `{"size": [h, w], "counts": "<str>"}`. Readers also take
 uncompressed RLE (`counts` a list of ints) and bytes counts, and turn them into
 the canonical form.
+
+`check_rle` validates what a file says before pycocotools sees it: pycocotools
+keeps sizes and runs in 32-bit unsigned ints and allocates height x width bytes
+to decode, so a run of 2**32 or a 60000x60000 mask would overflow or exhaust
+memory. Masks are limited to the frame limit (MAX_FRAME_PIXELS, 8192x8192).
 """
 from __future__ import annotations
 
 import numpy as np
 from pycocotools import mask as mask_api
+
+from clipvis.config import MAX_FRAME_PIXELS
+
+MAX_RUN = 2**32 - 1  # pycocotools' run lengths are uint32
 
 
 class RLEError(ValueError):
@@ -110,10 +119,14 @@ def check_rle(rle, height: int, width: int) -> dict:
         raise RLEError(f"'size' must be [height, width], got {size!r}")
     if [int(size[0]), int(size[1])] != [height, width]:
         raise RLEError(f"RLE size {list(size)} differs from the video's [height, width] = [{height}, {width}]")
+    check_mask_size(height, width)
     counts = rle["counts"]
     if isinstance(counts, list):
-        if not all(_is_int(v) and v >= 0 for v in counts):
-            raise RLEError("uncompressed 'counts' must be non-negative integers")
+        if not all(_is_int(v) and 0 <= v <= MAX_RUN for v in counts):
+            bad = next(v for v in counts if not (_is_int(v) and 0 <= v <= MAX_RUN))
+            raise RLEError(f"uncompressed 'counts' must be non-negative integers up to {MAX_RUN}, got {bad!r}")
+        if len(counts) > height * width + 1:
+            raise RLEError(f"{len(counts)} runs cannot cover a mask of {height}x{width} pixels")
         runs = np.asarray(counts, dtype=np.int64)
     elif isinstance(counts, (str, bytes)):
         try:
@@ -122,12 +135,24 @@ def check_rle(rle, height: int, width: int) -> dict:
             raise RLEError("the counts string is not ASCII") from None
         if runs.size and runs.min() < 0:
             raise RLEError("the counts string decodes to a negative run length")
+        if runs.size and runs.max() > MAX_RUN:
+            raise RLEError(f"the counts string decodes to a run of {int(runs.max())} pixels, above {MAX_RUN}")
     else:
         raise RLEError(f"'counts' must be a string or a list of integers, got {type(counts).__name__}")
     total = int(runs.sum())
     if total != height * width:
         raise RLEError(f"the runs cover {total} pixels, but the frame has {height}x{width} = {height * width}")
     return to_compressed(rle)
+
+
+def check_mask_size(height: int, width: int):
+    """RLEError unless a mask of height x width may be decoded (both positive, at most MAX_FRAME_PIXELS)."""
+    if height < 1 or width < 1:
+        raise RLEError(f"a mask of {height}x{width} pixels is empty")
+    if height * width > MAX_FRAME_PIXELS:
+        side = int(MAX_FRAME_PIXELS ** 0.5)
+        raise RLEError(f"a mask of {height}x{width} pixels ({height * width / 1e6:,.0f} MP) is larger than this tool "
+                       f"reads ({side}x{side})")
 
 
 def _is_int(v) -> bool:

@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from clipvis.formats.rle import RLEError, check_rle
+from clipvis.formats.rle import RLEError, check_mask_size, check_rle
 
 _ANN_FIELDS = ("id", "video_id", "category_id", "segmentations", "areas", "bboxes",
                "iscrowd", "height", "width", "length", "score")
@@ -75,6 +75,10 @@ def check_videos(videos, where: Where) -> dict:
         for k in ("width", "height"):
             if not is_int(v[k]) or v[k] < 1:
                 where.fail(f"must be a positive integer, got {v[k]!r}", video=vid, field=k)
+        try:
+            check_mask_size(v["height"], v["width"])
+        except RLEError as e:
+            where.fail(f"frames of this size cannot be read: {e}", video=vid, field="height")
         names = v["file_names"]
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             where.fail("must be a list of strings", video=vid, field="file_names")

@@ -7,6 +7,10 @@ Three layouts are understood:
 - a YouTube-VIS JSON: its `videos` list says which frames make each video
   (names relative to a frames root found next to the JSON, or `frames_root`).
 
+A sub-folder that cannot be read is a job too: whether it held frames or
+videos is unknown, so it fails when labelled, with the reason, and is counted
+and listed among the failed videos instead of vanishing.
+
 Videos are ordered by natural sort of their relative path (JSON: as listed),
 and numbered 1..N (JSON: the dataset's own ids, so the labels can be
 evaluated against its ground truth). Each video also gets a `key`, a digest of
@@ -81,7 +85,8 @@ def _visible(name: str) -> bool:
 
 def _from_folder(root: Path) -> list[VideoJob]:
     found = []  # (relative posix path, kind, absolute path, frame count)
-    for here, dirs, files in os.walk(root):
+    unreadable: list[OSError] = []
+    for here, dirs, files in os.walk(root, onerror=unreadable.append):
         dirs[:] = [d for d in dirs if _visible(d)]
         rel_dir = PurePosixPath(Path(here).relative_to(root).as_posix())
         images = [f for f in files if _visible(f) and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
@@ -92,6 +97,11 @@ def _from_folder(root: Path) -> list[VideoJob]:
         for f in files:
             if _visible(f) and Path(f).suffix.lower() in CONTAINER_EXTENSIONS:
                 found.append((str(rel_dir / f), "file", Path(here) / f, None))
+    for err in unreadable:
+        folder = Path(err.filename)
+        if folder == root:
+            raise ValueError(f"{root}: the folder cannot be read ({err.strerror or err})")
+        found.append((folder.relative_to(root).as_posix(), "folder", folder, None))  # fails, with why, when labelled
     found.sort(key=lambda item: natural_key(item[0]))
     jobs = []
     for n, (rel, kind, abs_path, count) in enumerate(found, start=1):

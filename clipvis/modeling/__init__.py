@@ -1,5 +1,6 @@
 """The CLIP-VIS network: backbone, pixel decoder, transformer decoder."""
-from .clipvis import CLIPVISModel, FrameBatchOutput, HeadConfig
+from .clipvis import CLIPVISModel, FrameBatchOutput, FrameStages, HeadConfig
+from .mask_features import MaskFeatures
 from .transformer_decoder import DecoderOutput
 
-__all__ = ["CLIPVISModel", "FrameBatchOutput", "HeadConfig", "DecoderOutput"]
+__all__ = ["CLIPVISModel", "DecoderOutput", "FrameBatchOutput", "FrameStages", "HeadConfig", "MaskFeatures"]

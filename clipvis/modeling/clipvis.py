@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .backbone import CLIPBackbone
+from .mask_features import MaskFeatures
 from .pixel_decoder import MSDeformAttnPixelDecoder
 from .transformer_decoder import DecoderOutput, MultiScaleMaskedTransformerDecoder
 
@@ -75,9 +76,24 @@ class MaskFormerHead(nn.Module):
             in_channels=cfg.conv_dim, hidden_dim=cfg.hidden_dim, num_queries=cfg.num_queries,
             nheads=cfg.dec_heads, dim_feedforward=cfg.dec_ffn, dec_layers=cfg.dec_layers, mask_dim=cfg.mask_dim)
 
-    def forward(self, features, *, with_aux: bool = False) -> DecoderOutput:
-        mask_features, multi_scale = self.pixel_decoder(features)
-        return self.predictor(multi_scale, mask_features, with_aux=with_aux)
+    def forward(self, features: dict[str, torch.Tensor], *, with_aux: bool = False
+                ) -> tuple[DecoderOutput, MaskFeatures, list[torch.Tensor]]:
+        """(decoder output, mask features, multi-scale maps) of backbone features."""
+        device_type = next(iter(features.values())).device.type
+        # The pixel decoder runs in fp32 under autocast, as in the official code (Mask2Former
+        # turns autocast off there: deformable attention is fragile in half precision).
+        with torch.autocast(device_type, enabled=False):
+            mask_features, multi_scale = self.pixel_decoder(features)
+        return self.predictor(multi_scale, mask_features, with_aux=with_aux), mask_features, multi_scale
+
+
+@dataclass
+class FrameStages:
+    """What the stages of a forward computed on the way (for the fidelity tests)."""
+
+    features: dict[str, torch.Tensor]  # the backbone's taps: stem, res2..res5, clip_vis_dense
+    mask_features: MaskFeatures  # (B, mask_dim, H/4, W/4)
+    multi_scale: list[torch.Tensor]  # the pixel decoder's three coarsest maps, low to high resolution
 
 
 @dataclass
@@ -86,9 +102,13 @@ class FrameBatchOutput:
 
     decoder: DecoderOutput
     dense: torch.Tensor  # (B, C, H/32, W/32) dense CLIP map
+    stages: FrameStages | None = None  # with_stages=True only
 
 
 class CLIPVISModel(nn.Module):
+    """The one forward pass that inference, training and the fidelity tests all run.
+    Backends change how some modules compute (clipvis/backends), never this path."""
+
     def __init__(self, *, clip_model: nn.Module, head_cfg: HeadConfig):
         super().__init__()
         self.backbone = CLIPBackbone(clip_model)
@@ -100,8 +120,12 @@ class CLIPVISModel(nn.Module):
     def num_queries(self) -> int:
         return self.head_cfg.num_queries
 
-    def forward(self, images: torch.Tensor, *, with_aux: bool = False) -> FrameBatchOutput:
-        """images: (B, 3, H, W) normalised and padded to a multiple of 32."""
-        features = self.backbone.extract(images)
-        return FrameBatchOutput(decoder=self.sem_seg_head(features, with_aux=with_aux),
-                                dense=features["clip_vis_dense"])
+    def forward(self, images: torch.Tensor, *, with_aux: bool = False, with_stages: bool = False
+                ) -> FrameBatchOutput:
+        """images: (B, 3, H, W) normalised and padded to a multiple of 32.
+        with_aux: every decoder layer's outputs too (training's deep supervision);
+        with_stages: keep the intermediate stages (they hold large maps: tests only)."""
+        features = self.backbone(images)
+        decoder, mask_features, multi_scale = self.sem_seg_head(features, with_aux=with_aux)
+        stages = FrameStages(features, mask_features, multi_scale) if with_stages else None
+        return FrameBatchOutput(decoder=decoder, dense=features["clip_vis_dense"], stages=stages)

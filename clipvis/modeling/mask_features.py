@@ -1,8 +1,6 @@
 """Mask features for the transformer decoder, and the resize it applies to them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
@@ -23,30 +21,25 @@ def resize_bilinear(x: torch.Tensor, size) -> torch.Tensor:
     return (top[..., o::f] + top[..., o + 1::f]).add_(bottom[..., o::f] + bottom[..., o + 1::f]).mul_(0.25)
 
 
-@dataclass
 class MaskFeatures:
-    """The mask features as the pixel decoder's last 1x1 conv of the FPN map, not applied.
+    """The pixel decoder's per-pixel embeddings, (B, D, H/4, W/4), as the
+    transformer decoder uses them: only in products with query embeddings
+    (`project`) and in resizes before such products (`resized`). Keeping those
+    two steps here lets a backend hold the features in another form (the CPU
+    backend keeps the last 1x1 conv unapplied: clipvis/backends/cpu_modules.py)."""
 
-    The decoder uses mask features only in products with query embeddings E and
-    in resizes before such products, all linear, and resizing keeps constants:
-    E @ (W y + b) = (E W) @ y + E b. So at CPU inference the 256-channel map at
-    stride 4 (53 MB for two 480p frames, and a pass over it) is never made.
-    """
-
-    fpn: torch.Tensor  # (B, C, H, W), the FPN's last map
-    weight: torch.Tensor  # (D, C), the 1x1 conv
-    bias: torch.Tensor  # (D,)
+    def __init__(self, dense: torch.Tensor):
+        self._dense = dense
 
     def project(self, mask_embed: torch.Tensor) -> torch.Tensor:
-        """(B, Q, D) embeddings -> (B, Q, H, W) mask logits."""
-        b, c, h, w = self.fpn.shape
-        pixels = self.fpn.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view when channels-last
-        e = torch.matmul(mask_embed, self.weight.to(mask_embed.dtype))
-        offset = torch.matmul(mask_embed, self.bias.to(mask_embed.dtype))[..., None]
-        return torch.baddbmm(offset, e, pixels.transpose(1, 2).to(e.dtype)).view(b, -1, h, w)
+        """(B, Q, D) embeddings -> (B, Q, H, W) mask logits, as one batched matmul on the
+        features' own layout (einsum may copy the large feature map first)."""
+        b, c, h, w = self._dense.shape
+        return torch.bmm(mask_embed, self._dense.reshape(b, c, h * w)).view(b, -1, h, w)
 
     def resized(self, size) -> "MaskFeatures":
-        return MaskFeatures(resize_bilinear(self.fpn, size), self.weight, self.bias)
+        return MaskFeatures(resize_bilinear(self._dense, size))
 
-    def materialize(self) -> torch.Tensor:
-        return F.conv2d(self.fpn, self.weight[:, :, None, None], self.bias).contiguous()
+    def dense(self) -> torch.Tensor:
+        """(B, D, H/4, W/4), as the official pixel decoder returns it."""
+        return self._dense

@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deform_attn import MSDeformAttn, cpu_inference
+from .deform_attn import MSDeformAttn
 from .mask_features import MaskFeatures
-from ..native import winograd_available, winograd_conv3x3
 from .position_encoding import PositionEmbeddingSine
 
 
@@ -24,20 +23,8 @@ class NormConv2d(nn.Conv2d):
         self.norm = norm
         self.relu = relu
 
-    def _winograd_applies(self, x) -> bool:
-        return (cpu_inference(x) and x.dtype == torch.float32 and self.kernel_size == (3, 3)
-                and self.stride == (1, 1) and self.padding == (1, 1) and self.dilation == (1, 1)
-                and self.groups == 1 and self.padding_mode == "zeros" and winograd_available())
-
     def forward(self, x):
-        if self._winograd_applies(x):
-            # CPU inference: Winograd F(2x2, 3x3), 2.25x fewer multiplications than the direct
-            # convolution and no less accurate (clipvis/native/winograd.py).
-            x = winograd_conv3x3(x, self.weight, m=2)
-            if self.bias is not None:
-                x.add_(self.bias.view(1, -1, 1, 1))
-        else:
-            x = super().forward(x)
+        x = super().forward(x)
         if self.norm is not None:
             x = self.norm(x)
         if self.relu:
@@ -70,27 +57,9 @@ class DeformEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm2 = nn.LayerNorm(d_model)
 
-    def forward(self, src, pos, reference_points, spatial_shapes, *, pixel_reference=None):
-        if cpu_inference(src):
-            return self._forward_inference(src, pos, reference_points, spatial_shapes, pixel_reference)
+    def forward(self, src, pos, reference_points, spatial_shapes):
         src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes))
         return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
-
-    def _forward_inference(self, src, pos, reference_points, spatial_shapes, pixel_reference, chunk: int = 4096):
-        """The same layer without autograd: in-place adds, and the feed-forward in
-        chunks of tokens whose (chunk, d_ffn) hidden state stays in the CPU's cache.
-        One hidden buffer serves every chunk, and its bias and ReLU are one in-place
-        pass: no fresh 16 MB tensor per chunk, no bias broadcast (8% faster)."""
-        attn = self.self_attn(src + pos, reference_points, src, spatial_shapes, pixel_reference=pixel_reference)
-        src = self.norm1(attn.add_(src))
-        flat = src.reshape(-1, src.shape[-1])
-        out = torch.empty_like(flat)
-        hidden = flat.new_empty(min(chunk, flat.shape[0]), self.linear1.out_features)
-        for i in range(0, flat.shape[0], chunk):
-            x = flat[i:i + chunk]
-            h = torch.mm(x, self.linear1.weight.t(), out=hidden[:x.shape[0]]).add_(self.linear1.bias).relu_()
-            torch.addmm(self.linear2.bias, h, self.linear2.weight.t(), out=out[i:i + chunk])
-        return self.norm2(out.add_(flat).view_as(src))
 
 
 class DeformEncoder(nn.Module):
@@ -115,11 +84,8 @@ class DeformEncoder(nn.Module):
 
     def forward(self, src, pos, spatial_shapes):
         ref = self.reference_points(spatial_shapes, src.device)
-        # Inference samples in pixels; all layers share the reference points, so convert them once.
-        pixel_ref = (self.layers[0].self_attn.pixel_reference(ref, spatial_shapes)
-                     if self.layers and cpu_inference(src) else None)
         for layer in self.layers:
-            src = layer(src, pos, ref, spatial_shapes, pixel_reference=pixel_ref)
+            src = layer(src, pos, ref, spatial_shapes)
         return src
 
 
@@ -184,10 +150,9 @@ class MSDeformAttnPixelDecoder(nn.Module):
             self.add_module(f"adapter_{idx + 1}", lateral)
             self.add_module(f"layer_{idx + 1}", output)
 
-    def forward(self, features: dict[str, torch.Tensor]):
-        """Returns mask_features (B, mask_dim, H/4, W/4) and the three coarsest
-        multi-scale maps, low to high resolution, for the transformer decoder.
-        At CPU inference, mask_features is a `MaskFeatures` (the 1x1 conv unapplied)."""
+    def forward(self, features: dict[str, torch.Tensor]) -> tuple[MaskFeatures, list[torch.Tensor]]:
+        """The mask features (B, mask_dim, H/4, W/4) and the three coarsest
+        multi-scale maps, low to high resolution, for the transformer decoder."""
         srcs, pos = [], []
         for idx, f in enumerate(self.transformer_in_features[::-1]):
             x = features[f].float()  # deformable attention runs in fp32, as in the official code
@@ -204,6 +169,8 @@ class MSDeformAttnPixelDecoder(nn.Module):
             up = F.interpolate(outs[-1].contiguous(memory_format=cl), size=lateral.shape[-2:], mode="bilinear",
                                align_corners=False)
             outs.append(getattr(self, f"layer_{n}")(up.add_(lateral)))
-        if cpu_inference(outs[-1]):
-            return MaskFeatures(outs[-1], self.mask_features.weight.flatten(1), self.mask_features.bias), outs[:3]
-        return _conv1x1_to_contiguous(self.mask_features, outs[-1]), outs[:3]
+        return self.mask_feature_map(outs[-1]), outs[:3]
+
+    def mask_feature_map(self, fpn: torch.Tensor) -> MaskFeatures:
+        """The last 1x1 conv over the FPN's finest map (B, conv_dim, H/4, W/4)."""
+        return MaskFeatures(_conv1x1_to_contiguous(self.mask_features, fpn))

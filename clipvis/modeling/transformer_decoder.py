@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mask_features import MaskFeatures, resize_bilinear
+from .mask_features import MaskFeatures
 from .pixel_decoder import c2_xavier_fill
 from .position_encoding import PositionEmbeddingSine
 
@@ -37,15 +37,6 @@ def attend(mha: nn.MultiheadAttention, query, key, value, allowed=None):
 
     out = F.scaled_dot_product_attention(heads(query, 0), heads(key, 1), heads(value, 2), attn_mask=allowed)
     return mha.out_proj(out.permute(2, 0, 1, 3).reshape(query.shape[0], query.shape[1], c))
-
-
-def project_masks(mask_embed, features):
-    """(B, Q, C) x (B, C, H, W) -> (B, Q, H, W) as one batched matmul on the
-    features' own layout (einsum may copy the large feature map first)."""
-    if isinstance(features, MaskFeatures):
-        return features.project(mask_embed)
-    b, c, h, w = features.shape
-    return torch.bmm(mask_embed, features.reshape(b, c, h * w)).view(b, -1, h, w)
 
 
 class SelfAttentionLayer(nn.Module):
@@ -148,10 +139,9 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         self.object_embed = MLP(hidden_dim, hidden_dim, 2, 3)
         self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, 3)
 
-    def forward(self, features: list[torch.Tensor], mask_features: torch.Tensor, *, with_aux: bool = False
+    def forward(self, features: list[torch.Tensor], mask_features: MaskFeatures, *, with_aux: bool = False
                 ) -> DecoderOutput:
-        """features: three maps, low to high resolution; mask_features (B, mask_dim, H/4, W/4),
-        as a tensor or a `MaskFeatures`."""
+        """features: three maps, low to high resolution; mask_features: (B, mask_dim, H/4, W/4)."""
         src, pos, sizes = [], [], []
         for i, x in enumerate(features):
             sizes.append(x.shape[-2:])
@@ -171,8 +161,7 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         if with_aux:
             small_features = None
         else:
-            small_features = [mask_features.resized(s) if isinstance(mask_features, MaskFeatures)
-                              else resize_bilinear(mask_features, s) for s in sizes]
+            small_features = [mask_features.resized(s) for s in sizes]
         aux = []
         heads = self._heads(output, mask_features, sizes[0], small_features and small_features[0],
                             with_scores=with_aux, with_full_masks=with_aux)
@@ -201,13 +190,13 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         mask_embed = self.mask_embed(decoded)
         out = {}
         if with_full_masks:
-            out["mask_logits"] = project_masks(mask_embed, mask_features)
+            out["mask_logits"] = mask_features.project(mask_embed)
         if with_scores:
             out["object_logits"] = self.object_embed(decoded)
             out["ious"] = self.iou_head(decoded).sigmoid().squeeze(-1)
         if with_attn_mask:
             if small_features is not None:
-                small = project_masks(mask_embed, small_features)
+                small = small_features.project(mask_embed)
             else:
                 small = F.interpolate(out["mask_logits"], size=attn_size, mode="bilinear", align_corners=False)
             # (B, 1, Q, HW), True = may attend: inside the query's mask (sigmoid >= 0.5).

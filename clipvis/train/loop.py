@@ -28,7 +28,7 @@ from .config import TrainConfig, resume_conflicts
 from .criterion import LOSS_NAMES, SetCriterion
 from .data import IterationSampler, TrainingSet, collate
 from .history import write_loss_log
-from .model import TrainingHead, build_training_model, param_groups
+from .model import build_training_model, decoder_layers, param_groups
 from .sources import load_sources
 from .state import STATE_FILE, load_run, save_run, weights_name
 
@@ -115,9 +115,9 @@ class Trainer:
             self.log("warning: CLIP has random weights (no --init, no --clip-pretrained): "
                      "fine for tests and benchmarks, useless for a real model")
         self.criterion = SetCriterion(config=c.loss).to(self.device)
-        head = TrainingHead(self.model.sem_seg_head)
-        self.head = head if self.dist.world_size == 1 else DistributedDataParallel(
-            head, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        # The whole model's forward runs; DDP syncs only the head's gradients (CLIP has none).
+        self.net = self.model if self.dist.world_size == 1 else DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.params = [p for p in self.model.sem_seg_head.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(param_groups(self.model.sem_seg_head, weight_decay=c.weight_decay), lr=c.lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -141,8 +141,7 @@ class Trainer:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(_iteration_seed(c.seed, iteration, self.dist.rank))
         with self._autocast():
-            features = self.model.backbone.extract(x)
-            layers = self.head(features)
+            layers = decoder_layers(self.net(x, with_aux=True).decoder)
         losses = self.criterion(layers, targets, generator=generator)
         total = sum(losses.values())
         bad = (~torch.isfinite(total)).float()

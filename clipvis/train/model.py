@@ -1,13 +1,13 @@
 """The model as training sees it: CLIP frozen (no gradients, eval mode), the
 pixel decoder and transformer decoder trained, with the official optimizer
-groups (no weight decay on norms and embeddings)."""
+groups (no weight decay on norms and embeddings). Training runs
+`CLIPVISModel.forward` with every decoder layer's outputs (`with_aux=True`)."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from clipvis.build import build_model, create_clip, register_clip_config
-from clipvis.modeling import CLIPVISModel, HeadConfig
+from clipvis.modeling import CLIPVISModel, DecoderOutput, HeadConfig
 from clipvis.weights import DEFAULT_CLIP_MODEL
 
 from .config import ModelSpec
@@ -49,20 +49,8 @@ def param_groups(head: nn.Module, *, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-class TrainingHead(nn.Module):
-    """The trained part, as one module for DistributedDataParallel. Returns every
-    decoder layer's predictions, earliest first (deep supervision)."""
-
-    def __init__(self, sem_seg_head: nn.Module):
-        super().__init__()
-        self.head = sem_seg_head
-
-    def forward(self, features: dict[str, torch.Tensor]) -> list[dict]:
-        device_type = next(iter(features.values())).device.type
-        # The pixel decoder runs in fp32 under AMP, as in the official training
-        # (Mask2Former disables autocast there: deformable attention is fragile in fp16).
-        with torch.autocast(device_type, enabled=False):
-            mask_features, multi_scale = self.head.pixel_decoder({k: v.float() for k, v in features.items()})
-        out = self.head.predictor(multi_scale, mask_features, with_aux=True)
-        last = {"object_logits": out.object_logits, "mask_logits": out.mask_logits, "ious": out.ious}
-        return [{k: a[k] for k in last} for a in out.aux] + [last]
+def decoder_layers(out: DecoderOutput) -> list[dict]:
+    """Every decoder layer's predictions, earliest first (deep supervision), from
+    `CLIPVISModel.forward(..., with_aux=True)`."""
+    last = {"object_logits": out.object_logits, "mask_logits": out.mask_logits, "ious": out.ious}
+    return [{k: a[k] for k in last} for a in out.aux] + [last]

@@ -4,14 +4,13 @@ that load one training image each. Categories are ignored: every instance is
 an object. Crowd regions are left out, as the official training does.
 
 Records hold masks in their file form (polygons or RLE) and decode them only
-when drawn, and the whole list is packed into one byte buffer, so a
+when drawn, and the whole list is packed into one byte buffer of JSON, so a
 COCO-sized set costs little memory in each DataLoader worker.
 """
 from __future__ import annotations
 
 import json
-import pickle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +95,15 @@ def _stack(masks, height, width) -> np.ndarray:
 
 
 class PackedList:
-    """A read-only list stored as one pickled byte buffer: forked DataLoader
-    workers would otherwise copy every Python object as refcounts change."""
+    """A read-only list of records stored as JSON in one byte buffer: forked
+    DataLoader workers would otherwise copy every Python object as refcounts
+    change. JSON, not pickle: the buffer holds only what the records are made
+    of (paths, sizes, polygons, RLE strings)."""
+
+    RECORD_TYPES = {cls.__name__: cls for cls in (ImageRecord, VideoRecord)}
 
     def __init__(self, items):
-        blobs = [pickle.dumps(x, protocol=pickle.HIGHEST_PROTOCOL) for x in items]
+        blobs = [json.dumps([type(x).__name__, asdict(x)], separators=(",", ":")).encode() for x in items]
         self._ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
         self._data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
 
@@ -109,7 +112,8 @@ class PackedList:
 
     def __getitem__(self, i: int):
         start = int(self._ends[i - 1]) if i > 0 else 0
-        return pickle.loads(self._data[start:int(self._ends[i])].tobytes())
+        kind, fields = json.loads(self._data[start:int(self._ends[i])].tobytes())
+        return self.RECORD_TYPES[kind](**fields)
 
 
 def _find(root: Path, candidates: list[str]) -> str | None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clipvis.video.frames import bgr_to_rgb
+from clipvis.video.limits import VideoLimits
 from clipvis.video.source import Selection, VideoDecodeError, VideoSource
 
 try:  # PyAV is the fallback only; a missing install must not break OpenCV reading.
@@ -35,12 +37,26 @@ def _rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
 class FileVideo(VideoSource):
     kind = "file"
 
-    def __init__(self, path: Path, selection_args: dict, resize):
+    def __init__(self, path: Path, selection_args: dict, resize, limits: VideoLimits):
         self.path = Path(path)
+        self._check_stream_size(limits)
         opened = self._probe_opencv() or self._probe_pyav()
         if not opened:
             raise VideoDecodeError(self._why_unreadable)
-        super().__init__(str(self.path), Selection.make(self.fps, **selection_args), resize)
+        super().__init__(str(self.path), Selection.make(self.fps, **selection_args), resize, limits)
+
+    def _check_stream_size(self, limits: VideoLimits):
+        """Refuse frames beyond the limits from the container's header, before a decoder
+        allocates one (the probes below decode the first frame)."""
+        if av is None:
+            return
+        try:
+            with av.open(str(self.path)) as container:
+                streams = container.streams.video
+                size = (streams[0].codec_context.width, streams[0].codec_context.height) if streams else (0, 0)
+        except (av.FFmpegError, OSError, ValueError):
+            return  # not for PyAV: the probes say why, or OpenCV reads it (its frame is checked after)
+        limits.check_pixels(*size, str(self.path))
 
     def _probe_opencv(self) -> bool:
         cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
@@ -125,7 +141,7 @@ class FileVideo(VideoSource):
                     ok, bgr = cap.read()
                     if not ok or bgr is None:
                         return
-                    yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                    yield i, bgr_to_rgb(bgr, self.loaded_hw)
                 elif not cap.grab():  # skipped frames are decoded but not converted
                     return
                 i += 1

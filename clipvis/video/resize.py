@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-MIN_SIZE_TEST = 480
-MAX_SIZE_TEST = 1333
+from clipvis.config import InferenceConfig
+
+# The model's defaults, from their one home (clipvis/config.py).
+MIN_SIZE_TEST = InferenceConfig().min_size
+MAX_SIZE_TEST = InferenceConfig().max_size
 
 
 def resized_hw(h: int, w: int, min_size: int = MIN_SIZE_TEST, max_size: int = MAX_SIZE_TEST) -> tuple[int, int]:

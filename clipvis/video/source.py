@@ -1,9 +1,9 @@
 """What every video reader shares: the info, the frame selection and the lazy loop.
 
 A reader (file, frames folder, zip) only knows how to decode its frames in
-order; this module turns stride, maximum frames, start/end times and the
-resize rule into the frames it yields, and records where decoding stopped if
-the input ends early.
+order; this module turns stride, maximum frames, start/end times, the
+downscaling of oversized frames (limits.py) and the resize rule into the
+frames it yields, and records where decoding stopped if the input ends early.
 """
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
+import cv2
 import numpy as np
 
+from clipvis.video.limits import VideoLimits
 from clipvis.video.resize import resize_shortest_edge, resized_hw
 
 
 class VideoDecodeError(ValueError):
     """Input that cannot be read as a video (says which input and why)."""
+
+
+class FrameTooLarge(VideoDecodeError):
+    """Frames (or a zip) beyond VideoLimits: refused before they are read."""
 
 
 class VideoDecodeWarning(UserWarning):
@@ -36,7 +42,7 @@ class VideoInfo:
     source_num_frames: int  # frames in the input, best known
     duration: float  # seconds, source_num_frames / fps
     kind: str  # "file", "folder" or "zip"
-    out_width: int  # size of the yielded frames (differs with `resize`)
+    out_width: int  # size of the yielded frames (differs with `resize`, or when limits.max_side shrinks them)
     out_height: int
     backend: str = ""  # "opencv", "pyav", "opencv-imread"
     rotation: int = 0  # degrees of rotation metadata that was applied
@@ -96,10 +102,12 @@ class VideoSource:
 
     kind = "?"
 
-    def __init__(self, name: str, selection: Selection, resize):
+    def __init__(self, name: str, selection: Selection, resize, limits: VideoLimits):
         self.name = name
         self.selection = selection
         self.resize = tuple(resize) if resize is not None else None
+        self.limits = limits
+        limits.check_pixels(self.width, self.height, name)
         self.stopped_at: int | None = None
         self.warning: str | None = None
         self._stop_reason: str | None = None
@@ -120,9 +128,15 @@ class VideoSource:
         raise NotImplementedError
 
     @property
+    def loaded_hw(self) -> tuple[int, int]:
+        """(h, w) of the frames as read: the source's, or shrunk to limits.max_side."""
+        w, h = self.limits.load_size(self.width, self.height)
+        return h, w
+
+    @property
     def info(self) -> VideoInfo:
-        out_h, out_w = (resized_hw(self.height, self.width, *self.resize) if self.resize
-                        else (self.height, self.width))
+        h, w = self.loaded_hw
+        out_h, out_w = resized_hw(h, w, *self.resize) if self.resize else (h, w)
         return VideoInfo(
             fps=self.fps, num_frames=len(self.selection.indices(self.source_num_frames)),
             width=self.width, height=self.height, source_num_frames=self.source_num_frames,
@@ -147,7 +161,10 @@ class VideoSource:
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         self.stopped_at = self.warning = self._stop_reason = None
         count = 0
+        loaded_h, loaded_w = self.loaded_hw
         for _, rgb in self._decode():
+            if rgb.shape[:2] != (loaded_h, loaded_w):  # larger than anything downstream uses: shrink once
+                rgb = cv2.resize(rgb, (loaded_w, loaded_h), interpolation=cv2.INTER_AREA)
             if self.resize:
                 rgb = resize_shortest_edge(rgb, *self.resize)
             yield count, rgb

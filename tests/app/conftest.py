@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from clipvis.formats.overlay import write_overlay_video
-from clipvis.formats.rle import mask_to_rle
+from clipvis.vocab import Vocabulary
 from tests.conftest import moving_squares_video
 
 from app.session import Session, Track
-from app.session.operations import replace_all
+from app.session.operations import Proposal, replace_all, rle_counts
+from app.view_state import ViewState
 
 BROWSER = "b" * 32
 
@@ -38,26 +39,45 @@ def session(tmp_path, video_file):
     return Session.create(tmp_path / "work", BROWSER, [video_file], "../../etc/passwd.mp4")
 
 
+def add_tracks(session, masks_per_track, names=("square", "blob"), scores=(0.9, 0.4)):
+    """Replace the session's tracks by hand-made ones: track k + 1 has masks_per_track[k]."""
+    p = Proposal({}, "")
+    tracks = [Track(id=k + 1, category_id=k + 1, score=scores[k],
+                    refs=[p.add_mask(rle_counts(m)) if m.any() else 0 for m in masks])
+              for k, masks in enumerate(masks_per_track)]
+    return session.commit(replace_all(session.state, tracks, Vocabulary.from_names(list(names)), "test tracks",
+                                      masks=p.masks))
+
+
 @pytest.fixture
 def tracked(session):
     """The session with two hand-made tracks: #1 the red square, #2 the green one."""
-    red, green = squares_masks()
-    vocab = session.state.vocabulary.from_names(["square", "blob"])
-    tracks = [Track(id=1, category_id=1, score=0.9, segmentations=tuple(mask_to_rle(m) for m in red)),
-              Track(id=2, category_id=2, score=0.4, segmentations=tuple(mask_to_rle(m) for m in green))]
-    session.commit(replace_all(session.state, tracks, vocab, "test tracks"))
+    add_tracks(session, squares_masks())
     return session
 
 
+def tab(session, **changes) -> ViewState:
+    """A browser tab showing `session`, drawn from its current revision."""
+    return ViewState(session=session, browser=BROWSER, revision=session.revision, **changes)
+
+
 def snapshot(session):
-    """Comparable state: tracks (metadata and masks) and the vocabulary."""
-    return ({tid: (t.meta(), t.segmentations) for tid, t in session.state.tracks.items()},
+    """Comparable state: tracks (metadata and every frame's mask) and the vocabulary."""
+    return ({tid: (t.meta(), tuple(None if s is None else s["counts"] for s in session.segmentations(tid)))
+             for tid, t in session.state.tracks.items()},
             session.state.vocabulary, frozenset(session.state.dismissed))
 
 
 def plain(markdown: str) -> str:
     """What a Markdown message reads as: backslash escapes and entities resolved
-    (app.callbacks.text.md escapes every user-supplied text)."""
+    (app.messages.md escapes every user-supplied text)."""
     import html
     import re
     return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """The studio's context for handlers that need no model (viewer tokens, the run queue)."""
+    from app.config import Studio, StudioConfig, parse_args
+    return Studio(config=StudioConfig.from_args(parse_args(["--workdir", str(tmp_path / "work")])), service=None)

@@ -13,23 +13,28 @@ import pytest
 from app.config import Studio, StudioConfig, parse_args
 from app.run_job import RunJob, RunQueue
 from app.ui import build_demo
+from app.view_state import ViewState
+from tests.app.conftest import tab
 
 
 @pytest.fixture
 def demo(tmp_path):
     class NoModel:  # the layout asks the service for its choices and input size only
-        args = parse_args([])
+        config = types.SimpleNamespace(min_size=480)
 
         def choices(self):
             return [("configured", "default")]
+
+        def spec(self, choice, custom_path=""):
+            raise ValueError(f"no model {choice!r} here")
 
     args = parse_args(["--workdir", str(tmp_path / "work")])
     return build_demo(Studio(config=StudioConfig.from_args(args), service=NoModel()))
 
 
-def garbage_inputs(fn, n: int, session):
-    """Inputs a broken or hostile client could send."""
-    values = [session, {"frame": "x", "selected": [1]}, None, "", -1, float("nan")]
+def garbage_inputs(fn, n: int, view):
+    """Inputs a broken or hostile client could send (the tab's view is the server's own)."""
+    values = [view, {"frame": "x", "selected": [1], "rev": "y"}, None, "", -1, float("nan")]
     args = [values[i % len(values)] for i in range(n)]
     if "evt" in inspect.signature(fn).parameters:
         args.append(types.SimpleNamespace(_data={"track": "nope", "png": 5, "frame": None}))
@@ -46,7 +51,7 @@ def outputs_of(result, block_fn):
 
 @pytest.mark.parametrize("session_kind", ["none", "tracked"])
 def test_every_handler_fills_every_output(demo, session_kind, request):
-    session = None if session_kind == "none" else request.getfixturevalue("tracked")
+    session = ViewState() if session_kind == "none" else tab(request.getfixturevalue("tracked"))
     checked = 0
     for block_fn in demo.fns.values():
         fn = block_fn.fn
@@ -67,8 +72,8 @@ def test_a_handler_that_raises_becomes_a_message(demo, monkeypatch):
 
     def broken(*a, **k):
         raise RuntimeError("boom")
-    monkeypatch.setattr(edit, "_edit", broken)
-    answer = delete.fn(object(), {"frame": 0})
+    monkeypatch.setattr(edit, "run_edit", broken)
+    answer = delete.fn(ViewState(), {"frame": 0})
     message = next(v for comp, v in answer.items() if getattr(comp, "elem_id", None) == "message")
     assert "Something went wrong" in message and "boom" not in message
     assert all(v == gr.skip() for comp, v in answer.items() if getattr(comp, "elem_id", None) != "message")

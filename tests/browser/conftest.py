@@ -3,6 +3,7 @@ model, and headless Chromium (Debian's, driven by Playwright's Python package;
 `tests/browser/install.sh` installs both). Skipped when either is missing."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -54,22 +55,34 @@ def model_argv(tiny_checkpoint, tiny_clip_config) -> list[str]:
             "--topk", "6"]
 
 
-@pytest.fixture(scope="module")
-def studio_url(tmp_path_factory, tiny_checkpoint, tiny_clip_config, playwright_browser):
-    """The studio served in this process, as the CI recipe launches it."""
-    from app.config import Studio, StudioConfig, parse_args
+@contextlib.contextmanager
+def serve_studio(argv: list[str]):
+    """The studio with these `python app.py` flags, served in this process on a free port; yields its URL."""
+    from app.config import Studio, StudioConfig, keep_gradio_files_in, parse_args, prepare_workdir
     from app.model_service import ModelService
     from app.ui import build_demo, launch
 
     port = free_port()
-    args = parse_args(model_argv(tiny_checkpoint, tiny_clip_config) +
-                      ["--workdir", str(tmp_path_factory.mktemp("studio")), "--port", str(port)])
-    demo = build_demo(Studio(config=StudioConfig.from_args(args), service=ModelService(args)))
+    args = parse_args([*argv, "--port", str(port)])
+    prepare_workdir(args)
+    config = StudioConfig.from_args(args)
+    keep_gradio_files_in(config.workdir)  # as app.py does: uploads and downloads under the work folder
+    demo = build_demo(Studio(config=config, service=ModelService.from_args(args)))
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
-    wait_for_http(url)
-    yield url
-    demo.close()
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_http(url)
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def studio_url(tmp_path_factory, tiny_checkpoint, tiny_clip_config, playwright_browser):
+    """The studio served in this process, as the CI recipe launches it."""
+    with serve_studio(model_argv(tiny_checkpoint, tiny_clip_config) +
+                      ["--workdir", str(tmp_path_factory.mktemp("studio"))]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
 """Kill the server (SIGKILL) in the middle of an editing session, start it
-again, and find every edit: the session list offers it, it resumes, and its
+again, and find every edit: the page reopens the session by itself, and its
 undo history goes on."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 
 from tests.browser.conftest import free_port, model_argv, shot, wait_for_http
 from tests.browser.studio_page import StudioPage
+
+from app.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,6 +31,7 @@ def start_server(port: int, workdir: Path, model: list[str], log: Path) -> subpr
 
 def test_kill_9_loses_no_edit(page, tmp_path, tiny_checkpoint, tiny_clip_config, squares_mp4):
     port, workdir, log = free_port(), tmp_path / "work", tmp_path / "server.log"
+    workdir.mkdir()
     model = model_argv(tiny_checkpoint, tiny_clip_config)
     proc = start_server(port, workdir, model, log)
     try:
@@ -53,19 +55,18 @@ def test_kill_9_loses_no_edit(page, tmp_path, tiny_checkpoint, tiny_clip_config,
     proc = start_server(port, workdir, model, log)  # same port: same origin, same browser id
     try:
         page.reload(wait_until="load")
-        s.message("saved session")
-        resumed = s.click("resume", "Resumed")
+        resumed = s.message("Resumed")  # opening the page reopens the browser's last session
         assert "4 undoable edits" in resumed  # the run, relabel, split, delete
         shot(page, "08_resumed_after_kill")
         # The tracks on disk are the edited ones.
-        folder = next(workdir.glob("*/*/annotations.json"))
-        data = json.loads(folder.read_text())
-        anns = {a["id"]: a for a in data["annotations"]}
-        names = {c["id"]: c["name"] for c in data["categories"]}
-        assert names[anns[first]["category_id"]] == "survivor"
-        assert second not in anns
-        assert [t for t, seg in enumerate(anns[new_id]["segmentations"]) if seg][0] == 4
-        assert all(seg is None for seg in anns[first]["segmentations"][4:])
+        db = next(workdir.glob("*/*/session.sqlite"))
+        session = Session.open(workdir, db.parent.parent.name, db.parent.name)
+        names = {c.id: c.name for c in session.state.vocabulary.classes}
+        assert names[session.state.get(first).category_id] == "survivor"
+        assert second not in session.state.tracks
+        assert session.state.get(new_id).first_frame == 4
+        assert session.state.get(first).last_frame < 4
+        session.close()
         # And the history goes on after the restart.
         assert f"Undid: Delete #{second}" in s.click("undo", "Undid")
     finally:

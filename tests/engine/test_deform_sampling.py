@@ -1,38 +1,30 @@
-"""Deformable attention's samplings agree: grid_sample per level (autograd on,
-the official formulation) and both inference paths on the CPU, the C kernel
-(clipvis/native) and the embedding_bag gather (its fallback without a compiler)."""
+"""Deformable attention's samplings agree: grid_sample per level (the official
+formulation, `MSDeformAttn`) and the CPU backend's embedding_bag gather
+(`GatherMSDeformAttn`, clipvis/backends/cpu_sampling.py)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-import clipvis.modeling.deform_attn as deform_attn
+import clipvis.backends.cpu_sampling as cpu_sampling
+from clipvis.backends.cpu_sampling import GatherMSDeformAttn
 from clipvis.modeling.deform_attn import MSDeformAttn
 from clipvis.modeling.pixel_decoder import DeformEncoder
-from clipvis.native import native_sampling_available
 
 
-@pytest.fixture(params=["native", "gather"])
-def inference_path(request, monkeypatch):
-    """The test runs with the C sampler and with the PyTorch gather."""
-    if request.param == "native":
-        if not native_sampling_available():
-            pytest.skip("no C compiler: the native sampler is not built")
-    else:
-        monkeypatch.setattr(deform_attn, "native_sampling_available", lambda: False)
-    return request.param
-
-
-def _both(attn, query, src, shapes):
+def _both(attn: MSDeformAttn, query, src, shapes):
+    """(reference, gather) outputs of the same weights."""
     ref = DeformEncoder.reference_points(shapes, "cpu")
-    with torch.enable_grad():
-        grid = attn(query, ref, src, shapes)
     with torch.no_grad():
-        gather = attn(query, ref, src, shapes)
-    return grid.detach(), gather
+        return _as(attn, MSDeformAttn)(query, ref, src, shapes), _as(attn, GatherMSDeformAttn)(query, ref, src, shapes)
 
 
-@pytest.mark.usefixtures("inference_path")
+def _as(attn: MSDeformAttn, cls) -> MSDeformAttn:
+    twin = cls(attn.d_model, attn.n_levels, attn.n_heads, attn.n_points)
+    twin.load_state_dict(attn.state_dict())
+    return twin.requires_grad_(False)
+
+
 @pytest.mark.parametrize(
     ("shapes", "batch", "offset_std"),
     [
@@ -53,9 +45,9 @@ def test_gather_equals_grid_sample(shapes, batch, offset_std):
     grid, gather = _both(attn, query, src, shapes)
     assert gather.shape == grid.shape == (batch, tokens, 64)
     torch.testing.assert_close(gather, grid, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(gather, grid)  # two computations, not one path twice
 
 
-@pytest.mark.usefixtures("inference_path")
 def test_points_on_pixel_centres_and_borders():
     """Zero offsets sample each level at the pixel centres of every level's
     reference grid, including exact borders; integer offsets land on centres."""
@@ -71,26 +63,27 @@ def test_points_on_pixel_centres_and_borders():
 
 def test_chunks_of_pairs_cross_samples(monkeypatch):
     """The gather's chunk boundaries that fall inside a sample give the same result as one chunk."""
-    monkeypatch.setattr(deform_attn, "native_sampling_available", lambda: False)
     torch.manual_seed(1)
     shapes = [(5, 7), (10, 14)]
-    attn = MSDeformAttn(32, 2, 4, 2).requires_grad_(False)
+    attn = GatherMSDeformAttn(32, 2, 4, 2).requires_grad_(False)
     torch.nn.init.normal_(attn.sampling_offsets.weight, std=1.0)
     tokens = sum(h * w for h, w in shapes)
     query, src = torch.randn(3, tokens, 32), torch.randn(3, tokens, 32)
     ref = DeformEncoder.reference_points(shapes, "cpu")
     with torch.no_grad():
-        monkeypatch.setattr(deform_attn, "GATHER_CHUNK", 10_000)
+        monkeypatch.setattr(cpu_sampling, "GATHER_CHUNK", 10_000)
         whole = attn(query, ref, src, shapes)
-        monkeypatch.setattr(deform_attn, "GATHER_CHUNK", 37)
+        monkeypatch.setattr(cpu_sampling, "GATHER_CHUNK", 37)
         chunked = attn(query, ref, src, shapes)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
 
 
-def test_training_path_reaches_the_offsets():
-    """With autograd on, gradients flow to the sampling offsets (grid_sample path)."""
+@pytest.mark.parametrize("attn_class", [MSDeformAttn, GatherMSDeformAttn])
+def test_training_path_reaches_the_offsets(attn_class):
+    """With autograd on, gradients flow to the sampling offsets (grid_sample path),
+    also from a module the CPU backend swapped (it falls back to the reference)."""
     shapes = [(4, 6), (8, 12)]
-    attn = MSDeformAttn(32, 2, 2, 2)
+    attn = attn_class(32, 2, 2, 2)
     torch.nn.init.normal_(attn.sampling_offsets.weight, std=0.5)
     tokens = sum(h * w for h, w in shapes)
     ref = DeformEncoder.reference_points(shapes, "cpu")

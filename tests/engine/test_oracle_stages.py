@@ -1,5 +1,6 @@
 """Every stage of the engine against the official implementation's outputs
-(random weights, tiny CLIP, synthetic video; see ../shared/oracle/README.md)."""
+(random weights, tiny CLIP, synthetic video; see ../shared/oracle/README.md),
+through `CLIPVISModel.forward`, on the reference and the CPU backend."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from clipvis.modeling.mask_features import MaskFeatures
 from clipvis.preprocess import resize_frame, to_model_input
 from clipvis.text import TextEncoder
 from clipvis.tracking import TopKMatcher
@@ -22,12 +22,9 @@ def outputs(bundle, model_and_tokenizer):
     model, _ = model_and_tokenizer
     x = torch.from_numpy(bundle.npz("preprocess.npz")["model_input_normalized_padded"])
     with torch.no_grad():
-        feats = model.backbone.extract(x)
-        mask_features, multi_scale = model.sem_seg_head.pixel_decoder(feats)
-        dec = model.sem_seg_head.predictor(multi_scale, mask_features, with_aux=True)
-        if isinstance(mask_features, MaskFeatures):  # CPU inference leaves the last 1x1 conv unapplied
-            mask_features = mask_features.materialize()
-    return feats, mask_features, multi_scale, dec
+        out = model(x, with_aux=True, with_stages=True)  # CLIPVISModel.forward, as inference and training run it
+    stages = out.stages
+    return stages.features, stages.mask_features.dense(), stages.multi_scale, out.decoder
 
 
 def test_preprocessing_matches_resize_normalise_pad(bundle):

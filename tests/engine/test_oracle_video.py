@@ -7,17 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clipvis.predictor import InferenceConfig, VideoPredictor
+from clipvis.predictor import InferenceConfig
 from clipvis.vocab import Vocabulary
 
 from tests.engine.oracle_bundle import assert_close
 
 
-def run(bundle, model_and_tokenizer, tag, t, k, *, window=10, tmp_path=None):
+def run(bundle, model_and_tokenizer, predictor_class, tag, t, k, *, window=10, tmp_path=None):
     model, tokenizer = model_and_tokenizer
     cfg = InferenceConfig(min_size=bundle.min_size, memory_size=t, top_k_frames=k, topk=bundle.topk(tag),
                           window=window)
-    predictor = VideoPredictor(model, tokenizer=tokenizer, config=cfg, text_cache_dir=tmp_path)
+    predictor = predictor_class(model, tokenizer=tokenizer, config=cfg, text_cache_dir=tmp_path)
     return predictor.predict(list(bundle.frames), Vocabulary.from_names(bundle.vocab))
 
 
@@ -32,9 +32,9 @@ def upsampled_oracle_logits(bundle, ins, k):
 
 
 @pytest.mark.parametrize("window", [10, 3])
-def test_instances_match_official(bundle, model_and_tokenizer, window, tmp_path):
+def test_instances_match_official(bundle, model_and_tokenizer, predictor_class, window, tmp_path):
     for tag, t, k in bundle.tags:
-        result = run(bundle, model_and_tokenizer, tag, t, k, window=window, tmp_path=tmp_path)
+        result = run(bundle, model_and_tokenizer, predictor_class, tag, t, k, window=window, tmp_path=tmp_path)
         cls = bundle.npz(f"classification_{tag}.npz")
         ins = bundle.npz(f"instances_{tag}.npz")
         a = result.analysis
@@ -63,12 +63,12 @@ def test_instances_match_official(bundle, model_and_tokenizer, window, tmp_path)
                 assert not (diff & ~near_zero[f]).any(), (tag, inst.query, f)
 
 
-def test_window_size_changes_nothing_but_rounding(bundle, model_and_tokenizer):
+def test_window_size_changes_nothing_but_rounding(bundle, model_and_tokenizer, predictor_class):
     """Batch size changes only float rounding inside the convolutions (~1e-6),
     which can flip a pixel whose logit is ~0; nothing else."""
     tag, t, k = bundle.tags[0]
-    a = run(bundle, model_and_tokenizer, tag, t, k, window=10)
-    b = run(bundle, model_and_tokenizer, tag, t, k, window=1)
+    a = run(bundle, model_and_tokenizer, predictor_class, tag, t, k, window=10)
+    b = run(bundle, model_and_tokenizer, predictor_class, tag, t, k, window=1)
     assert [(i.query, i.label) for i in a.instances] == [(i.query, i.label) for i in b.instances]
     torch.testing.assert_close(a.analysis.pooled, b.analysis.pooled, rtol=1e-4, atol=1e-5)
     flipped = sum(int((a.frame_masks(f) != b.frame_masks(f)).sum()) for f in range(a.num_frames))

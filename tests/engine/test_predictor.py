@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from clipvis import Cancelled, EmptyVideoError, InferenceConfig, VideoPredictor, parse_vocabulary_text
+from clipvis import Cancelled, CPUVideoPredictor, EmptyVideoError, InferenceConfig, VideoPredictor, parse_vocabulary_text
 from clipvis.classify import frame_class_logits
 from clipvis.vocab import Vocabulary
 
@@ -58,7 +58,8 @@ def test_out_of_memory_halves_the_batch_and_goes_on(tiny_predictor, monkeypatch)
     monkeypatch.setattr(pred, "_run_batch", flaky)
     frames = list(moving_squares_video(8))
     result = pred.predict(frames, VOCAB)
-    assert sizes[:3] == [8, 4, 2] and pred._batch == 2
+    assert sizes[:3] == [8, 4, 2] and pred._batch_cap == 2
+    assert pred.init_state().batch == 2  # the next video starts at the batch that fitted
     reference = tiny_predictor.predict(frames, VOCAB)
     assert [(i.query, i.label) for i in result.instances] == [(i.query, i.label) for i in reference.instances]
 
@@ -67,7 +68,7 @@ def test_the_cpu_runs_a_window_in_small_batches(tiny_predictor, monkeypatch):
     """A window of 5 goes through the network as 2 + 2 + 1 frames on the CPU, with
     the same result as one batch of 5."""
     def run(batch):
-        pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
+        pred = CPUVideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
                               config=InferenceConfig(min_size=64, topk=10, window=5, batch=batch),
                               text_cache_dir=tiny_predictor.text.cache_dir)
         sizes, real = [], pred._run_batch
@@ -163,8 +164,9 @@ def test_masks_compressed_on_a_worker_give_the_same_analysis(tiny_predictor):
         pred = VideoPredictor(tiny_predictor.model, tokenizer=tiny_predictor.text.tokenizer,
                               config=InferenceConfig(min_size=64, topk=10, window=3, overlap_encoding=overlap),
                               text_cache_dir=tiny_predictor.text.cache_dir)
+        analysis = pred.analyse(frames)
         assert (pred._encoder is not None) == overlap
-        return pred.analyse(frames)
+        return analysis
 
     inline, worker = analyse(False), analyse(True)
     assert all(type(c).__name__ == "FrameMaskCode" for c in worker.mask_codes)

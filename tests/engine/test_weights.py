@@ -65,7 +65,7 @@ def test_checkpoint_of_another_clip_model_is_refused(tiny_checkpoint, tmp_path):
     other.write_text('{"embed_dim": 48, "vision_cfg": {"timm_model_name": "convnext_atto", "timm_model_pretrained": '
                      'false, "timm_pool": "", "timm_proj": "linear", "image_size": 224}, "text_cfg": '
                      '{"context_length": 77, "vocab_size": 49408, "width": 48, "heads": 2, "layers": 1}}')
-    with pytest.raises(CheckpointMismatch, match="--clip-model"):
+    with pytest.raises(CheckpointMismatch, match="`clip_model`"):  # the argument; the CLI says --clip-model
         build_model(checkpoint=str(tiny_checkpoint), clip_config=str(other))
 
 
