@@ -143,11 +143,15 @@ def main():
         video, annotations = make_clip(tmp / "clip", frames=args.frames, width=w, height=h, tracks=args.tracks,
                                        fps=args.fps, name="bench clip")
         port = free_port()
+        (tmp / "work").mkdir()  # a --workdir given must exist
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
         server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--workdir", str(tmp / "work")],
                                   cwd=REPO, env=env, stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT)
         try:
-            wait_for_http(f"http://127.0.0.1:{port}/", timeout=120)
+            try:
+                wait_for_http(f"http://127.0.0.1:{port}/", timeout=120)
+            except TimeoutError:
+                sys.exit(f"app.py did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1366, "height": 768})
