@@ -4,12 +4,12 @@ Each tab holds a ViewState in its own `gr.State` (kept on the server, never
 sent to the browser). The Session inside is the shared document: two tabs that
 open one session hold the same Session object, but each has its own
 selection and frame, so one tab's Delete acts on that tab's selection.
-`revision` is the document revision the tab's view shows: edits carry it,
+`revision` is the document revision last shown to the tab: edits carry it,
 and the Session refuses one that would act on a track changed since (in
 another tab). The tab's viewer (app/viewer) owns the frame, the selection
 and the brush in the browser and sends them with every event; handlers copy
-them in first (app/callbacks/view.py `tab`). Brush strokes carry the track,
-frame and revision they were painted on.
+them in first (app/callbacks/view.py `tab`). Brush strokes carry the track
+and frame they were painted on.
 
 ViewState is immutable: handlers return a changed copy (`with_`), so no tab can
 change another's view through a shared object.

@@ -1,9 +1,9 @@
 """Handlers for corrections: each is one undoable edit of the tab's selected instance.
 
 Every handler takes the tab's ViewState and the viewer's value, which says
-what the user sees in this tab: the frame shown, the track selected and the
-revision they were seen at (app/callbacks/view.py `tab`). So an edit lands
-on the frame and the track on the screen, and names the revision it was
+what the user sees in this tab: the frame shown and the track selected
+(app/callbacks/view.py `tab`). So an edit lands on the frame and the track
+on the screen, and names the revision last shown to the tab, which it is
 made against. Three ways it can be refused, each with a message and nothing
 changed: a bad argument (ValueError/KeyError), a stale view (StaleEdit: the
 track changed in another tab; the view is redrawn so the user sees why), and

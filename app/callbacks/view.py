@@ -7,10 +7,9 @@ browser to fetch what changed), the tab's ViewState (app/view_state.py) and
 the few tool widgets that depend on the selection. Selecting a track sends
 the tools only.
 
-The viewer's value is what the user sees in this tab: the frame shown, the
-track selected and the revision they saw. `tab` makes the tab's ViewState
-say the same before any handler acts, so an edit always acts on what is on
-the screen.
+The viewer's value is what the user sees in this tab: the frame shown and
+the track selected. `tab` makes the tab's ViewState say the same before any
+handler acts, so an edit always acts on what is on the screen.
 """
 from __future__ import annotations
 
