@@ -7,13 +7,15 @@ import os
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clipvis.atomic import write_text
 from clipvis.commands.model_args import add_model_arguments
 
+from app.run_job import RunQueue
 from app.session import Limits
+from app.viewer.registry import ViewerRegistry
 
 DEFAULT_WORKDIR = "./work"
 DEFAULT_QUOTA_GB = 20.0  # a few long videos with their frames, analyses and history
@@ -140,7 +142,10 @@ def parse_args(argv=None):
 
 @dataclass
 class Studio:
-    """What every handler needs: the settings and the (lazy) model."""
+    """What every handler needs: the settings, the (lazy) model, the queue of
+    runs, and the viewer's tokens and render cache (app/viewer)."""
 
     config: StudioConfig
     service: object  # app.model_service.ModelService
+    runs: RunQueue = field(default_factory=RunQueue)
+    viewer: ViewerRegistry = field(default_factory=ViewerRegistry)

@@ -8,10 +8,12 @@ name where any other path was.
 """
 from __future__ import annotations
 
+import html
 import re
 
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:/[^\s/'\"<>:|]+)+/?")
 _ID = re.compile(r"\b[0-9a-f]{32}\b")
+_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=:;'\"/?@%^,])")
 _ERRNO = re.compile(r"\[Errno -?\d{4,}\]\s*")  # a decoder's raw error code means nothing to a user
 
 
@@ -32,11 +34,26 @@ def for_user(text: str, names: dict | None = None) -> str:
     return _ERRNO.sub("", text)
 
 
-def problem(message: str, **updates) -> dict:
-    """A handler's answer when something is refused or failed: a warning toast
-    and the message, plus any other outputs to update (all else stays as it is)."""
-    import gradio as gr  # only here: the session layer uses for_user without the UI
+def md(text) -> str:
+    """`text` as Markdown that renders to exactly `text`.
 
-    text = for_user(message)
-    gr.Warning(text)
-    return {**updates, "message": f"⚠️ {text}"}
+    Messages and the selection line are Markdown (for the bold of button
+    names), so any text from a user or a file (a class name, an edit label
+    that holds one, an error that quotes one) goes through here: every ASCII
+    punctuation character is backslash-escaped, which CommonMark renders as
+    the character itself, and `<`/`>`/`&` become entities, so `<b>x</b>`,
+    `*x*` and `[x](y)` all show literally and nothing is read as HTML."""
+    escaped = _PUNCT.sub(r"\\\1", str(text))
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def html_text(text) -> str:
+    """Text for an HTML component, shown literally."""
+    return html.escape(str(text), quote=True)
+
+
+def problem(message: str, **updates) -> dict:
+    """A handler's answer when something is refused or failed: the message
+    (no server path, shown literally), plus any other outputs to update (all
+    else stays as it is). No toast: a toast would render the text as HTML."""
+    return {**updates, "message": f"⚠️ {md(for_user(message))}"}

@@ -3,10 +3,13 @@
 Each tab holds a ViewState in its own `gr.State` (kept on the server, never
 sent to the browser). The Session inside is the shared document: two tabs that
 open one session hold the same Session object, but each has its own
-selection, brush target and frame, so one tab's Delete acts on that tab's
-selection. `revision` is the document revision the tab's view was last drawn
-from: edits carry it, and the Session refuses one that would act on a track
-changed since (in another tab).
+selection and frame, so one tab's Delete acts on that tab's selection.
+`revision` is the document revision last shown to the tab: edits carry it,
+and the Session refuses one that would act on a track changed since (in
+another tab). The tab's viewer (app/viewer) owns the frame, the selection
+and the brush in the browser and sends them with every event; handlers copy
+them in first (app/callbacks/view.py `tab`). Brush strokes carry the track
+and frame they were painted on.
 
 ViewState is immutable: handlers return a changed copy (`with_`), so no tab can
 change another's view through a shared object.
@@ -17,22 +20,11 @@ from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
-class BrushTarget:
-    """The mask the brush editor was opened on, and where the frame sits in
-    the editor's canvas: (x0, y0, width, height)."""
-
-    track_id: int
-    frame: int
-    box: tuple
-
-
-@dataclass(frozen=True)
 class ViewState:
     session: object = None  # app.session.Session, shared with the other tabs that show it
     browser: str | None = None  # the browser's id (never shown)
     frame: int = 0
     selected: int | None = None  # track id
-    brush: BrushTarget | None = None
     revision: int = 0
     job: object = None  # app.run_job.RunJob this tab started and follows
 

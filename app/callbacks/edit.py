@@ -1,209 +1,203 @@
 """Handlers for corrections: each is one undoable edit of the tab's selected instance.
 
-Every edit names the track it acts on and the revision the tab's view was
-drawn from. Three ways it can be refused, each with a message and nothing
+Every handler takes the tab's ViewState and the viewer's value, which says
+what the user sees in this tab: the frame shown and the track selected
+(app/callbacks/view.py `tab`). So an edit lands on the frame and the track
+on the screen, and names the revision last shown to the tab, which it is
+made against. Three ways it can be refused, each with a message and nothing
 changed: a bad argument (ValueError/KeyError), a stale view (StaleEdit: the
 track changed in another tab; the view is redrawn so the user sees why), and
-a failed save (SaveError: "Could not save: <reason>"; the view stays as it was,
-because the document did not change).
+a failed save (SaveError: "Could not save: <reason>").
 """
 from __future__ import annotations
+
+import base64
+import struct
 
 import cv2
 import gradio as gr
 import numpy as np
 
-from app import render
-from app.callbacks.view import clamp_frame, full_view
-from app.messages import problem
+from app.callbacks.view import changed, tab
+from app.messages import md, problem
 from app.session import SaveError, StaleEdit
-from app.view_state import BrushTarget, ViewState
+from app.viewer.document import snapshot
 
 EDIT_ERRORS = (ValueError, KeyError)
+MAX_STROKES_BYTES = 8 * 2**20  # a PNG of brush strokes is a few kB; refuse anything absurd unread
 
 
-def _selected(view: ViewState) -> int:
-    """The tab's selected track id (the session says if it is gone, or changed in another tab)."""
+def _selected(view) -> int:
     if view.selected is None:
-        raise ValueError("select an instance first: click it on the image or in the table")
+        raise ValueError("select an instance first: click it on the frame or in the list (or press Tab)")
     return view.selected
 
 
-def run_edit(view: ViewState, t, action, done: str = "{label}. Saved; **Undo** reverts it.",
+def run_edit(studio, view, value, action, done: str = "{label}. Saved; **Undo** (Ctrl+Z) reverts it.",
              nothing: str = "Nothing changed.") -> dict:
-    """action(session, base_revision) -> Edit (or None); the answer for the tab."""
+    """action(session, view) -> Edit (or None), the view being what the tab shows."""
     if view is None or view.session is None:
         return problem("load a video first")
-    session = view.session
+    view = tab(view, value)
     try:
-        edit = action(session, view.revision)
+        edit = action(view.session, view)
     except StaleEdit as e:
-        return {**full_view(view, t), "message": f"⚠️ {e}"}
+        return changed(studio, view, f"⚠️ {md(e)}")  # redrawn: the user sees what changed
     except SaveError as e:
         return problem(str(e))
     except EDIT_ERRORS as e:
         return problem(e.args[0] if e.args else str(e))
     if edit is None or edit.empty:
-        return full_view(view, t, nothing)
-    return full_view(view, t, done.format(label=edit.label))
+        return changed(studio, view, nothing)
+    return changed(studio, view, done.format(label=md(edit.label)))
 
 
-def relabel(view, t, label) -> dict:
-    """label: a category id (the top-5 buttons) or a typed class name."""
-    if label is None or (isinstance(label, str) and not label.strip()):
-        return problem("pick one of the top classes or type a class name")
-    return run_edit(view, t, lambda s, rev: s.relabel(_selected(view), label, base_revision=rev))
+def relabel(studio, view, value, label) -> dict:
+    """A typed class name (new names join the vocabulary)."""
+    if label is None or not str(label).strip():
+        return problem("type a class name, or click one of the top classes beside the list")
+    return run_edit(studio, view, value,
+                    lambda s, v: s.relabel(_selected(v), str(label).strip(), base_revision=v.revision))
 
 
-def delete(view, t) -> dict:
-    return run_edit(view, t, lambda s, rev: s.delete(_selected(view), base_revision=rev))
+def relabel_top(studio, view, value, evt: gr.EventData) -> dict:
+    """The viewer's `relabel` event ({track, rank}): the k-th of the track's top classes."""
+    data = getattr(evt, "_data", None) or {}
+    value = {**(value if isinstance(value, dict) else {}), "selected": data.get("track")}
+
+    def action(s, v):
+        track = s.state.get(_selected(v))
+        try:
+            rank = int(data.get("rank"))
+        except (TypeError, ValueError):
+            rank = 0
+        if not 1 <= rank <= len(track.top_classes):
+            raise ValueError(f"#{track.id} has no top class {data.get('rank')}")
+        return s.relabel(track.id, int(track.top_classes[rank - 1][0]), base_revision=v.revision)
+    return run_edit(studio, view, value, action)
 
 
-def delete_range(view, t, start, end) -> dict:
+def delete(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.delete(_selected(v), base_revision=v.revision))
+
+
+def delete_range(studio, view, value, start, end) -> dict:
     if start is None or end is None:
         return problem("give the first and last frame to delete the instance from")
-    return run_edit(view, t, lambda s, rev: s.delete_frames(_selected(view), int(start), int(end), base_revision=rev))
+    return run_edit(studio, view, value, lambda s, v: s.delete_frames(_selected(v), int(start), int(end),
+                                                                       base_revision=v.revision))
 
 
-def merge(view, t, other) -> dict:
+def merge(studio, view, value, other) -> dict:
     if other is None:
-        return problem("pick the instance to merge into the selected one")
-    return run_edit(view, t, lambda s, rev: s.merge(_selected(view), int(other), base_revision=rev))
+        return problem("pick the instance to merge into the selected one (m opens the picker)")
+    return run_edit(studio, view, value, lambda s, v: s.merge(_selected(v), int(other), base_revision=v.revision))
 
 
-def split(view, t) -> dict:
-    return run_edit(view, t, lambda s, rev: s.split(_selected(view), clamp_frame(s, t), base_revision=rev))
+def split(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.split(_selected(v), v.frame, base_revision=v.revision))
 
 
-def toggle_hidden(view, t) -> dict:
-    def action(s, rev):
-        tid = _selected(view)
+def toggle_hidden(studio, view, value) -> dict:
+    def action(s, v):
+        tid = _selected(v)
         track = s.state.tracks.get(tid)
-        return s.set_hidden(tid, not (track is not None and track.hidden), base_revision=rev)
-    return run_edit(view, t, action)
+        return s.set_hidden(tid, not (track is not None and track.hidden), base_revision=v.revision)
+    return run_edit(studio, view, value, action)
 
 
-def copy_forward(view, t, count) -> dict:
-    return run_edit(view, t, lambda s, rev: s.copy_forward(_selected(view), clamp_frame(s, t), count or 1,
-                                                           base_revision=rev))
+def copy_forward(studio, view, value, count) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.copy_forward(_selected(v), v.frame, count or 1,
+                                                                      base_revision=v.revision))
 
 
-def undo(view, t) -> dict:
-    return run_edit(view, t, lambda s, rev: s.undo(base_revision=rev), "Undid: {label}. Saved.", "Nothing to undo.")
+def undo(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.undo(base_revision=v.revision), "Undid: {label}. Saved.",
+                    "Nothing to undo.")
 
 
-def redo(view, t) -> dict:
-    return run_edit(view, t, lambda s, rev: s.redo(base_revision=rev), "Redid: {label}. Saved.", "Nothing to redo.")
+def redo(studio, view, value) -> dict:
+    return run_edit(studio, view, value, lambda s, v: s.redo(base_revision=v.revision), "Redid: {label}. Saved.",
+                    "Nothing to redo.")
 
 
-def set_threshold(view, t, value) -> dict:
+def set_threshold(studio, view, value, threshold) -> dict:
     """A setting of the document (exports leave weaker instances out too), not an edit."""
     if view is None or view.session is None:
-        return {}
+        return problem("load a video first")
+    view = tab(view, value)
     session = view.session
     try:
-        session.set_threshold(value or 0.0)
+        session.set_threshold(0.0 if threshold is None else threshold)
     except SaveError as e:
         return problem(str(e))
     except (TypeError, ValueError) as e:
         return problem(str(e))
     hidden = len(session.state.tracks) - len(session.state.visible(session.meta.threshold))
-    return full_view(view, t, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or hidden "
-                     "instance(s) not shown (and not exported); nothing is deleted.")
+    return changed(studio, view, f"Score threshold {session.meta.threshold:.2f}: {hidden} weak or hidden "
+                   "instance(s) not shown (and not exported); nothing is deleted.")
 
 
-# ---- the brush: the selected mask as an editable layer over the frame ----------
-# The editor places layers relative to the canvas size it was built with, so
-# every frame is letterboxed to exactly that size: layer and frame then align
-# whatever the video's shape.
-EDITOR_CANVAS = (960, 540)
+# ---- the brush: strokes painted in the viewer, on the frame it showed ------------------
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's header, read before anything is decoded."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("the brush strokes did not arrive as a PNG image")
+    return struct.unpack(">II", data[16:24])
 
 
-def letterbox(size: tuple[int, int], canvas=EDITOR_CANVAS) -> tuple[int, int, int, int]:
-    """(x0, y0, w, h): where an image of size (w, h) goes, scaled to fit the canvas."""
-    cw, ch = canvas
-    scale = min(cw / size[0], ch / size[1])
-    w, h = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-    return (cw - w) // 2, (ch - h) // 2, w, h
+def strokes_from_png(data_url: str, display_wh: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The viewer's strokes (red: painted, green: erased) as two (h, w) bool masks."""
+    if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
+        raise ValueError("the brush strokes did not arrive as a PNG image")
+    if len(data_url) > MAX_STROKES_BYTES:
+        raise ValueError("the brush strokes are too large")
+    try:
+        data = base64.b64decode(data_url.split(",", 1)[1], validate=True)
+    except ValueError:
+        raise ValueError("the brush strokes did not arrive as a PNG image") from None
+    if _png_size(data) != tuple(display_wh):
+        w, h = _png_size(data)
+        raise ValueError(f"the strokes are {w}x{h} but the frame is shown at {display_wh[0]}x{display_wh[1]}: "
+                         "reload the page")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError("the brush strokes could not be read")
+    visible = img[..., 3] > 0 if img.shape[2] == 4 else np.ones(img.shape[:2], bool)
+    return (img[..., 2] > 127) & visible, (img[..., 1] > 127) & visible
 
 
-def open_editor(view, t) -> dict:
-    """Put the selected mask on this frame into the brush editor; the tab
-    remembers which track and frame it is (its brush target)."""
-    if view is None or view.session is None:
-        return problem("load a video first")
-    if view.selected_track is None:
-        return problem("select an instance first: click it on the image or in the table")
-    tid, session = view.selected, view.session
-    t = clamp_frame(session, t)
-    frame = session.frames.get(t)
-    x0, y0, w, h = box = letterbox((frame.shape[1], frame.shape[0]))
-    background = np.zeros((EDITOR_CANVAS[1], EDITOR_CANVAS[0], 3), np.uint8)
-    background[y0:y0 + h, x0:x0 + w] = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-    layer = np.zeros((EDITOR_CANVAS[1], EDITOR_CANVAS[0], 4), np.uint8)
-    ref = session.state.get(tid).refs[t]
-    color = render.track_color(tid)
-    if ref:
-        layer[y0:y0 + h, x0:x0 + w][session.masks.shown(ref, t, (w, h))] = (*color, 160)
-    brush = gr.Brush(colors=[(render.hex_color(color), 0.65)], default_color=(render.hex_color(color), 0.65),
-                     color_mode="fixed")
-    return {"view": view.with_(brush=BrushTarget(track_id=tid, frame=t, box=box)),
-            "editor": gr.ImageEditor(value={"background": background, "layers": [layer], "composite": None},
-                                     brush=brush),
-            "message": f"Editing #{tid} on frame {t}: paint with the brush, remove with the eraser, then "
-                       "press **Apply mask**."}
-
-
-def painted_mask(value, box) -> np.ndarray:
-    """(h, w) bool: pixels painted on any layer of the editor's value, inside the frame's box."""
-    x0, y0, w, h = box
-    painted = np.zeros((h, w), bool)
-    for layer in (value or {}).get("layers") or []:
-        if layer is None:
-            continue
-        layer = np.asarray(layer)
-        if layer.shape[:2] != (EDITOR_CANVAS[1], EDITOR_CANVAS[0]):
-            raise ValueError(f"the editor returned a {layer.shape[1]}x{layer.shape[0]} layer, "
-                             f"expected {EDITOR_CANVAS[0]}x{EDITOR_CANVAS[1]}: press Edit mask again")
-        alpha = layer[..., 3] > 0 if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(*layer.shape[:2], -1).any(-1)
-        painted |= alpha[y0:y0 + h, x0:x0 + w]
-    return painted
-
-
-def merge_display_edit(old_full: np.ndarray | None, old_display: np.ndarray, painted: np.ndarray,
-                       full_hw: tuple[int, int]) -> np.ndarray:
-    """Apply an edit made at a smaller size to a full-size mask, changing only
-    the pixels the user painted or erased, so finer detail survives."""
+def apply_strokes(old: np.ndarray | None, add: np.ndarray, erase: np.ndarray, full_hw: tuple[int, int]) -> np.ndarray:
+    """The full-size mask after strokes made at display size: only the pixels
+    painted or erased change, so detail finer than the display survives."""
     fh, fw = full_hw
-    if painted.shape == (fh, fw):
-        return painted
-    old_full = np.zeros((fh, fw), bool) if old_full is None else old_full
+    old = np.zeros((fh, fw), bool) if old is None else old
 
     def up(m):
+        if m.shape == (fh, fw):
+            return m
         return cv2.resize(m.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).view(bool)
 
-    return (old_full | up(painted & ~old_display)) & ~up(old_display & ~painted)
+    return (old | up(add)) & ~up(erase)
 
 
-def apply_editor(view, t, value) -> dict:
-    """The painted mask replaces the brush target's mask (the track and frame
-    the editor was opened on, whatever frame the tab shows now)."""
+def paint(studio, view, value, evt: gr.EventData) -> dict:
+    """The viewer's `paint` event: {frame, track, png}. The strokes land on the
+    frame and the track they were painted on, whatever the tab shows by now."""
     if view is None or view.session is None:
         return problem("load a video first")
-    target = view.brush
-    if target is None:
-        return problem("press **Edit mask** first")
-    session = view.session
-    if target.track_id not in session.state.tracks:
-        return problem(f"#{target.track_id} no longer exists")
-    ref = session.state.get(target.track_id).refs[target.frame]
-    w, h = target.box[2], target.box[3]
-    old_small = session.masks.shown(ref, target.frame, (w, h)) if ref else np.zeros((h, w), bool)
-    try:
-        painted = painted_mask(value, target.box)
-    except ValueError as e:
-        return problem(str(e))
-    old_full = None if not ref else session.masks.mask(ref, target.frame)
-    new = merge_display_edit(old_full, old_small, painted, (session.state.height, session.state.width))
-    return run_edit(view.with_(brush=None), target.frame,
-                    lambda s, rev: s.set_mask(target.track_id, target.frame, new, base_revision=rev))
+    data = getattr(evt, "_data", None) or {}
+    target = tab(view, {"frame": data.get("frame"), "selected": data.get("track")})
+    if data.get("frame") != target.frame:
+        return problem("the brush strokes name no frame of this video")
+
+    def action(s, _):
+        track = s.state.get(_selected(target))
+        # The size the browser painted at: the display frame's.
+        add, erase = strokes_from_png(data.get("png"), snapshot(s).geo.display_wh)
+        ref = track.refs[target.frame]
+        new = apply_strokes(s.masks.mask(ref, target.frame) if ref else None, add, erase,
+                            (s.state.height, s.state.width))
+        return s.set_mask(track.id, target.frame, new, base_revision=target.revision)
+    return run_edit(studio, view, value, action)

@@ -19,12 +19,13 @@ from clipvis.video import VideoDecodeError, open_video
 
 from app import exports
 from app.callbacks import view as view_
-from app.callbacks.view import full_view
-from app.messages import for_user, problem
+from app.callbacks.view import changed, folded_ask, tab, tools
+from app.messages import for_user, md, problem
 from app.session import SaveError, Session, StaleEdit, UploadError, store
 from app.session.frames import SAFE_ID
 from app.session.imports import import_annotations
 from app.view_state import ViewState
+from app.viewer.component import EMPTY
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 USER_ERRORS = (ValueError, KeyError, OSError, UploadError, VideoDecodeError, YTVISError, SaveError)
@@ -95,8 +96,8 @@ def init_browser(studio, browser) -> dict:
 
 def _video_info(session) -> str:
     m = session.meta
-    note = f"\n\n{m.note}" if m.note else ""
-    return (f"**{m.original_name}** · {m.num_frames} frames (stride {m.stride}) · {m.width}×{m.height} · "
+    note = f"\n\n{md(m.note)}" if m.note else ""
+    return (f"**{md(m.original_name)}** · {m.num_frames} frames (stride {m.stride}) · {m.width}×{m.height} · "
             f"{m.fps:g} fps · {m.num_frames / m.fps if m.fps else 0:.1f} s{note}")
 
 
@@ -115,16 +116,20 @@ def probe(files) -> dict:
     try:
         info = open_video(paths[0]).info
     except USER_ERRORS as e:
-        return {"probe": f"⚠️ {for_user(str(e))}"}
-    return {"probe": f"{paths[0].name}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
+        return {"probe": f"⚠️ {md(for_user(str(e)))}"}
+    return {"probe": f"{md(paths[0].name)}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
                      f"frames · {info.duration:.1f} s. Set stride and maximum frames, then press **Load**."}
 
 
 def _loaded(studio, view: ViewState, message) -> dict:
+    """A session is open in this tab: show it, and fold Load (and Ask, once there are tracks) away."""
     session = view.session
     m = session.meta
-    return {**full_view(view, view.frame, message), "video_info": _video_info(session), "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
-            "run_status": ""}
+    return {**changed(studio, view, message, select=None, seek=view.frame), "video_info": _video_info(session),
+            "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
+            "threshold": m.threshold, "run_status": "",
+            "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
+            "ask_acc": folded_ask(session) if session.state.tracks else gr.update(open=True, label="2 · Ask")}
 
 
 def human_size(n: float) -> str:
@@ -142,7 +147,7 @@ def _check_quota(studio, browser: str, paths: list[Path]) -> None:
     upload = sum(p.stat().st_size for p in paths if p.is_file())
     if used + upload > quota:
         raise UploadError(f"this browser's sessions take {human_size(used)} of the {human_size(quota)} this studio "
-                          f"allows, and the upload is {human_size(upload)}: delete a session under *Sessions* to "
+                          f"allows, and the upload is {human_size(upload)}: delete a session under Sessions to "
                           "load another")
 
 
@@ -172,7 +177,7 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         # The decoder names the file it opened: the user's copy in the session folder, or the upload.
         return problem(for_user(str(e), {str(p): p.name for p in paths}) if len(paths) == 1 else for_user(str(e)))
     view = ViewState(session=OPEN.add(session), browser=browser)
-    return _loaded(studio, view, f"Loaded {name}. Now type what to look for and press **Run**.")
+    return _loaded(studio, view, f"Loaded {md(name)}. Now type what to look for and press **Run**.")
 
 
 def resume(studio, browser, session_id) -> dict:
@@ -185,15 +190,15 @@ def resume(studio, browser, session_id) -> dict:
         return problem(f"cannot resume: {e}")
     notes = "".join(f" {n}" for n in session.notes)
     view = ViewState(session=session, browser=browser)
-    return _loaded(studio, view, f"Resumed **{session.meta.original_name}**: {len(session.state.tracks)} tracks, "
-                   f"{len(session.undo_stack)} undoable edits.{notes}")
+    return _loaded(studio, view, f"Resumed **{md(session.meta.original_name)}**: {len(session.state.tracks)} "
+                   f"tracks, {len(session.undo_stack)} undoable edits.{md(notes)}")
 
 
 def delete_session(studio, browser, session_id, view: ViewState | None = None) -> dict:
     """Remove a session and every file of it. A tab showing it is left with no session."""
     browser = browser_id(browser)
     if not session_id:
-        return problem("pick the session to delete under *Sessions*")
+        return problem("pick the session to delete under Sessions")
     folder = store.session_dir(studio.config.workdir, browser, session_id)
     if not folder.is_dir():
         return problem("that session no longer exists")
@@ -207,16 +212,17 @@ def delete_session(studio, browser, session_id, view: ViewState | None = None) -
     out = {"sessions": gr.update(choices=choices, value=choices[0][1] if choices else None),
            "message": f"Deleted {name} and all its files."}
     if view is not None and view.session is not None and view.session.folder == folder:
-        out["view"] = ViewState(browser=browser)
+        out.update({"view": ViewState(browser=browser), "viewer": dict(EMPTY), **tools(None)})
     return out
 
 
-def import_json(view: ViewState, file, t) -> dict:
+def import_json(studio, view: ViewState, value, file) -> dict:
     """YTVIS JSON (dataset or results form) onto the loaded video, as one undoable step."""
     if view is None or view.session is None:
         return problem("load the video the annotations belong to first")
     if not file:
         return problem("choose a YTVIS JSON file to import")
+    view = tab(view, value)
     session = view.session
     name = Path(file).name
     try:
@@ -233,7 +239,8 @@ def import_json(view: ViewState, file, t) -> dict:
         return problem(f"{name} is not valid JSON ({e})")
     except (StaleEdit, *USER_ERRORS) as e:
         return problem(str(e))
-    return full_view(view.with_(selected=None), t, f"Imported: {'; '.join(notes)}. Undo reverts the import.")
+    return {**changed(studio, view, f"Imported: {md('; '.join(notes))}. Undo reverts the import.", select=None),
+            "ask_acc": folded_ask(session)}
 
 
 def export(view: ViewState, kind: str) -> dict:

@@ -1,7 +1,6 @@
 """Handlers that use the model: run (with progress and cancel), re-query, promote."""
 from __future__ import annotations
 
-import html
 import time
 
 import gradio as gr
@@ -10,8 +9,8 @@ from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUna
 from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
 
 from app.callbacks.files import USER_ERRORS
-from app.callbacks.view import full_view
-from app.messages import for_user, problem
+from app.callbacks.view import changed, folded_ask, tab
+from app.messages import for_user, html_text, md, problem
 from app.run_job import RunJob
 from app.session import StaleEdit
 from app.session.from_engine import vocabulary_for_requery
@@ -48,15 +47,16 @@ def input_size(value) -> int:
 
 
 def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size):
-    """Start a run in the background and stream its progress (a generator).
+    """Queue a run and stream its place in the queue, then its progress (a generator).
     The job is the document's (any tab sees its tracks once it ends); the tab
-    that started it follows it (view.job)."""
+    that started it follows it (view.job). The last update holds the new
+    tracks, or says why there are none."""
     if view is None or view.session is None:
-        yield problem("load a video first")
+        yield problem("load a video first, then type the classes and press Run")
         return
     session = view.session
     if session.job is not None and session.job.running:
-        yield problem("a run is already in progress for this video")
+        yield problem("a run is already waiting or working for this video (Cancel stops it)")
         return
     try:
         vocabulary = build_vocabulary(vocab_text, vocab_std)
@@ -66,45 +66,41 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
         yield problem(str(e))
         return
     job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
-                 vocab_text=vocab_text or "", vocab_std=vocab_std or "")
+                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs)
     session.job = job.start()
     view = view.with_(job=job)
     while job.running:
         yield {"view": view, "run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
-    yield {"view": view, "run_status": job.status_html(),
-           "message": f"⚠️ {for_user(job.error)}" if job.error else job.message}
-
-
-def after_run(view, t) -> dict:
-    """Refresh the view once the tab's run ended (chained after `run`)."""
-    job = None if view is None else view.job
-    if view is None or view.session is None or job is None or job.error:
-        return {}
-    return full_view(view.with_(selected=None), t, job.message + " Change the vocabulary and press "
-                     "**Re-label** to ask again without re-running.")
+    if job.error:
+        text = md(for_user(job.error))
+        yield {"view": view, "run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
+        return
+    yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
+           **changed(studio, view, md(job.message) + " Change the classes and press **Re-label** to ask again "
+                     "without re-running.", select=None)}
 
 
 def cancel(view) -> dict:
+    """Take the run out of the queue, or stop it between frames."""
     job = None if view is None or view.session is None else view.session.job
     if job is None or not job.running:
-        return {"message": "No run in progress."}
-    job.cancel.set()
-    return {"message": "Cancelling…"}
+        return {"message": "No run is waiting or working for this video."}
+    return {"message": job.stop()}
 
 
 def _result_for_current_vocabulary(studio, session):
     """The stored analysis classified with the session's vocabulary (cached)."""
     stored = session.stored_analysis
     if stored is None:
-        raise ValueError("this needs the model's analysis of this video: press **Run** first")
+        raise ValueError("this needs the model's analysis of this video: press Run first")
     result = session.result
     if result is None or result.analysis is not stored.analysis:
         result = session.result = studio.service.classify(session.model, stored.analysis, session.state.vocabulary)
     return result
 
 
-def requery(studio, view, vocab_text, vocab_std, t) -> dict:
+def requery(studio, view, value, vocab_text, vocab_std) -> dict:
     """New vocabulary, same video pass: re-label from the stored CLIP features."""
     if view is None or view.session is None:
         return problem("load a video first")
@@ -118,7 +114,7 @@ def requery(studio, view, vocab_text, vocab_std, t) -> dict:
     stored = session.stored_analysis
     if stored is None:
         # Imported annotations or no run yet (or a session from an earlier version): nothing to classify.
-        return problem("re-labelling needs the model's analysis of this video: press **Run** once first")
+        return problem("re-labelling needs the model's analysis of this video: press Run once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
     try:
@@ -131,7 +127,7 @@ def requery(studio, view, vocab_text, vocab_std, t) -> dict:
     kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
     msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
            f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
-    return {**full_view(view, t, msg), "run_status": f"<div class='run-status ok'>{html.escape(msg)}</div>"}
+    return {**changed(studio, tab(view, value), md(msg)), "run_status": f"<div class='run-status ok'>{html_text(msg)}</div>"}
 
 
 def candidates(studio, view) -> dict:
@@ -144,7 +140,7 @@ def candidates(studio, view) -> dict:
         rows = session.candidates()
     except MODEL_ERRORS as e:
         return problem(str(e))
-    names = {c.id: c.name for c in session.state.vocabulary.classes}
+    names = {c.id: c.name for c in session.state.vocabulary.classes}  # choice labels are shown as text
     choices = [(f"query {c['query']} · objectness {c['objectness']:.2f} · best: {names.get(c['category_id'])} "
                 f"{c['score']:.2f} · frames {c['frames'][0]}–{c['frames'][1]}", c["query"]) for c in rows]
     return {"candidates": gr.update(choices=choices, value=choices[0][1] if choices else None),
@@ -152,11 +148,12 @@ def candidates(studio, view) -> dict:
             else "Every query slot is already an instance."}
 
 
-def promote(studio, view, query, t) -> dict:
+def promote(studio, view, value, query) -> dict:
     if view is None or view.session is None:
         return problem("load a video first")
     if query is None:
-        return problem("pick a query track to promote (press **Show dropped objects** first)")
+        return problem("pick a query track to promote (press ‘Show dropped objects’ first)")
+    view = tab(view, value)
     session = view.session
     try:
         _result_for_current_vocabulary(studio, session)
@@ -164,4 +161,4 @@ def promote(studio, view, query, t) -> dict:
     except MODEL_ERRORS + (StaleEdit,) as e:
         return problem(str(e))
     new_id = max(tid for tid in session.state.tracks if tid in edit.track_ids)
-    return full_view(view.with_(selected=new_id), t, f"{edit.label}. Undo reverts it.")
+    return changed(studio, view, f"{md(edit.label)}. Undo reverts it.", select=new_id)

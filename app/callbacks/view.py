@@ -1,9 +1,15 @@
-"""What every handler returns: the view of a session, as {output name: value}.
+"""What the handlers send back: the tab's view, the viewer's value and the tools beside the selection.
 
-Handlers take the tab's ViewState (app/view_state.py) and return a changed
-copy under "view" with the rest; ui.py turns these dicts into Gradio outputs,
-and names not in a dict are left unchanged. `frame_view` is the fast path
-(scrubbing, playing): one image.
+The browser draws frames, overlays, the timeline and the track list itself
+(app/static/viewer.js), so a handler never re-renders them: after a change
+it sends the viewer's new value (a small dict whose revision tells the
+browser to fetch what changed), the tab's ViewState (app/view_state.py) and
+the few tool widgets that depend on the selection. Selecting a track sends
+the tools only.
+
+The viewer's value is what the user sees in this tab: the frame shown and
+the track selected. `tab` makes the tab's ViewState say the same before any
+handler acts, so an edit always acts on what is on the screen.
 """
 from __future__ import annotations
 
@@ -11,89 +17,91 @@ import time
 
 import gradio as gr
 
-from app import render
+from app.messages import md, problem
 from app.session import store
-from app.messages import problem
 from app.view_state import ViewState
+from app.viewer.component import KEEP, view_input, viewer_value
 
-# Outputs `full_view` fills, in the order ui.py wires them.
-FULL_VIEW = ("view", "viewer", "frame", "frame_info", "table", "timeline", "selected_info", "top5", "class_chart",
-             "merge_with", "history", "message", "undo", "redo", "sessions")
-
-
-def clamp_frame(session, t) -> int:
-    try:
-        t = int(t or 0)
-    except (TypeError, ValueError):
-        t = 0
-    return min(max(t, 0), session.meta.num_frames - 1)
+# Outputs `tools` fills; `changed` adds the tab's view, the viewer, the message and the Sessions list.
+TOOLS = ("selected_info", "hide_btn", "merge_with", "undo", "redo", "history")
+CHANGED = ("view", "viewer", "message", "sessions", *TOOLS)
 
 
 def names(session) -> dict:
     return {c.id: c.name for c in session.state.vocabulary.classes}
 
 
-def shown_tracks(view: ViewState) -> list:
-    """Visible tracks; the selected one stays shown even under the threshold."""
-    session = view.session
-    tracks = session.state.visible(session.meta.threshold)
-    sel = view.selected_track
-    if sel is not None and sel not in tracks:
-        tracks.append(sel)
-    return tracks
+def tab(view: ViewState, value) -> ViewState:
+    """The tab's view as its viewer says it is: the frame shown and the track
+    selected. The revision stays the one of the last answer to this tab: the
+    viewer may already draw an edit made in another tab (it polls), but an
+    edit is made against what the server last showed this tab, so one on a
+    track changed since is refused and redrawn rather than applied unseen."""
+    if view is None or view.session is None or not isinstance(value, dict):
+        return view
+    shown = view_input(value, view.session.meta.num_frames)
+    changes = {}
+    if "frame" in value:
+        changes["frame"] = shown.frame
+    if "selected" in value:
+        changes["selected"] = shown.selected
+    return view.with_(**changes)
 
 
-def frame_items(view: ViewState, t: int, size: tuple[int, int]) -> list:
-    """[(track, mask at display size)] of the shown tracks present on frame t."""
-    masks = view.session.masks
-    return [(tr, masks.shown(tr.refs[t], t, size)) for tr in shown_tracks(view) if tr.refs[t]]
-
-
-def frame_image(view: ViewState, t: int):
-    frame = view.session.frames.get(t)
-    size = (frame.shape[1], frame.shape[0])
-    return render.render_frame(frame, frame_items(view, t, size), names=names(view.session), selected=view.selected)
-
-
-def frame_info(view: ViewState, t: int) -> str:
-    m = view.session.meta
-    present = sum(1 for tr in shown_tracks(view) if tr.refs[t])
-    time_s = f" · {t / m.fps:.2f} s" if m.fps else ""
-    return f"Frame **{t}** / {m.num_frames - 1}{time_s} · {present} instance(s) on this frame"
-
-
-def frame_view(view: ViewState, t) -> dict:
-    if view is None or view.session is None:
-        return {}
-    t = clamp_frame(view.session, t)
-    return {"view": view.with_(frame=t), "viewer": frame_image(view, t), "frame_info": frame_info(view, t)}
+def span(track) -> str:
+    n = track.num_present
+    if not n:
+        return "no frames"
+    first, last = track.first_frame, track.last_frame
+    return f"frames {first}–{last}" + ("" if n == last - first + 1 else f" ({n} of them)")
 
 
 def selected_info(view: ViewState) -> str:
     tr = view.selected_track
     if tr is None:
-        return "No instance selected: click one on the image or in the table."
-    label = view.session.state.class_name(tr.category_id)
+        return "No instance selected: click one on the frame or in the list (Tab steps through this frame)."
+    session = view.session
     how = {"model": "found by the model", "promoted": "promoted from a low-score query",
-           "imported": "imported", "split": "split off another track"}[tr.origin]
-    extra = " · label set by hand (re-query keeps it)" if tr.by_hand else ""
-    hidden = " · **hidden**" if tr.hidden else ""
-    span = f"frames {tr.first_frame}–{tr.last_frame}" if tr.num_present else "no frames"
-    return f"**#{tr.id} {label}** · score {tr.score:.3f} · {span} · {how}{extra}{hidden}"
+           "imported": "imported", "split": "split off another track"}.get(tr.origin, tr.origin)
+    extra = " · label set by hand (re-label keeps it)" if tr.by_hand else ""
+    shown = " · **hidden** (h shows it)" if tr.hidden else (
+        " · under the score threshold" if tr.score < session.meta.threshold else "")
+    return (f"**#{tr.id} {md(session.state.class_name(tr.category_id))}** · score {tr.score:.3f} · {span(tr)} · "
+            f"{how}{extra}{shown}")
 
 
-def top5_choices(view: ViewState) -> list[tuple[str, int]]:
-    tr = view.selected_track
-    if tr is None:
-        return []
+def merge_choices(view: ViewState) -> list[tuple[str, int]]:
+    """Every other track, with what tells two tracks apart: class, frames, score."""
     n = names(view.session)
-    return [(f"{n.get(cid, f'class {cid}')} ({score:.2f})", cid) for cid, score in tr.top_classes if cid in n]
+    out = []
+    for tr in sorted(view.session.state.tracks.values(), key=lambda tr: tr.id):
+        if tr.id != view.selected:
+            out.append((f"#{tr.id} {n.get(tr.category_id, f'class {tr.category_id}')} · {span(tr)} · "
+                        f"score {tr.score:.2f}", tr.id))
+    return out
 
 
 def history_text(session) -> str:
-    last = session.undo_stack[-1][1] if session.undo_stack else "nothing yet"
-    saved = f"saved to disk (revision {session.revision})"
-    return f"Last edit: {last} · {len(session.undo_stack)} undo / {len(session.redo_stack)} redo · {saved}"
+    last = md(session.undo_stack[-1][1]) if session.undo_stack else "nothing yet"
+    return (f"Last edit: {last} · {len(session.undo_stack)} undo / {len(session.redo_stack)} redo · "
+            f"saved (revision {session.revision})")
+
+
+def tools(view: ViewState) -> dict:
+    """The widgets that depend on the tab's selection and the history."""
+    if view is None or view.session is None:
+        return {"selected_info": "No video loaded.", "hide_btn": gr.update(value="Hide (h)"),
+                "merge_with": gr.update(choices=[], value=None), "undo": gr.update(interactive=False),
+                "redo": gr.update(interactive=False), "history": ""}
+    session, tr = view.session, view.selected_track
+    return {
+        "selected_info": selected_info(view),
+        "hide_btn": gr.update(value="Show (h)" if tr is not None and tr.hidden else "Hide (h)"),
+        "merge_with": gr.update(choices=merge_choices(view), value=None),
+        "undo": gr.update(interactive=bool(session.undo_stack)),
+        "redo": gr.update(interactive=bool(session.redo_stack)),
+        "history": history_text(session),
+    }
 
 
 def session_choices(root, browser) -> list[tuple[str, str]]:
@@ -113,86 +121,34 @@ def sessions_list(view: ViewState) -> dict:
     return gr.update(choices=session_choices(session.folder.parents[1], view.browser), value=session.meta.id)
 
 
-def full_view(view: ViewState, t, message: str = "") -> dict:
-    """Everything that depends on the tracks, for after an edit or a load;
-    the tab's view is now drawn from the document's current revision."""
-    if view is None or view.session is None:
-        return {"message": message}
+def folded_ask(session) -> dict:
+    """The Ask panel folded into one line that says what was asked (open it to re-label)."""
+    names_ = session.state.vocabulary.names
+    asked = ", ".join(names_[:6]) + (f" and {len(names_) - 6} more" if len(names_) > 6 else "")
+    return gr.update(open=False, label=f"2 · Ask — {asked} (open to ask again or re-label)")
+
+
+def changed(studio, view: ViewState, message: str = "", *, select=KEEP, seek=None) -> dict:
+    """After anything that changed the session: the tab's view drawn from the
+    current revision, the viewer's new state, the tools, the message.
+    `select` (a track id or None) makes the browser select it; KEEP leaves
+    its selection (cleared if that track is gone)."""
     session = view.session
     with session.lock:  # one revision throughout
-        t = clamp_frame(session, t)
-        if view.selected is not None and view.selected not in session.state.tracks:
-            view = view.with_(selected=None)
-        view = view.with_(frame=t, revision=session.revision)
-        n = names(session)
-        every = sorted(session.state.tracks.values(), key=lambda tr: tr.id)
-        tracks = sorted(shown_tracks(view), key=lambda tr: tr.id)
-        sel = view.selected_track
-        others = [(f"#{tr.id} {n.get(tr.category_id, tr.category_id)}", tr.id) for tr in every
-                  if tr.id != view.selected]
-        return {
-            "view": view,
-            "viewer": frame_image(view, t),
-            "frame": gr.update(maximum=max(session.meta.num_frames - 1, 1), value=t),
-            "frame_info": frame_info(view, t),
-            "table": render.instance_table(every, n, view.selected, session.meta.threshold),
-            "timeline": render.timeline_figure(tracks, session.meta.num_frames, n, view.selected),
-            "selected_info": selected_info(view),
-            "top5": gr.update(choices=top5_choices(view), value=None),
-            "class_chart": render.class_chart(sel, n),
-            "merge_with": gr.update(choices=others, value=None),
-            "history": history_text(session),
-            "message": message,
-            "undo": gr.update(interactive=bool(session.undo_stack)),
-            "redo": gr.update(interactive=bool(session.redo_stack)),
-            "sessions": sessions_list(view),
-        }
+        now = view.selected if select is KEEP else select
+        if now is not None and now not in session.state.tracks:
+            now, select = None, None
+        view = view.with_(selected=now, revision=session.revision)
+        return {"view": view, "viewer": viewer_value(studio.viewer, session, select=select, seek=seek),
+                "message": message, "sessions": sessions_list(view), **tools(view)}
 
 
-def select_track(view: ViewState, t, track_id, message: str = "") -> dict:
+def select_track(view: ViewState, value, evt: gr.EventData) -> dict:
+    """The viewer's `track` event: the user selected a track (or none) in the browser."""
     if view is None or view.session is None:
         return problem("load a video first")
-    tracks = view.session.state.tracks
-    return full_view(view.with_(selected=track_id if track_id in tracks else None), t, message)
-
-
-def select_from_table(view: ViewState, t, evt: gr.SelectData) -> dict:
-    if view is None or view.session is None or not evt.row_value:
-        return {}
-    try:
-        track_id = int(evt.row_value[0])
-    except (TypeError, ValueError):
-        return {}
-    return select_track(view, t, track_id)
-
-
-def select_from_image(view: ViewState, t, evt: gr.SelectData) -> dict:
-    """A click on the viewer selects the instance under the pointer (or clears)."""
-    if view is None or view.session is None or not evt.index:
-        return {}
-    t = clamp_frame(view.session, t)
-    frame = view.session.frames.get(t)
-    items = frame_items(view, t, (frame.shape[1], frame.shape[0]))
-    return select_track(view, t, render.track_at(items, evt.index[0], evt.index[1]))
-
-
-def step(view: ViewState, t, delta: int) -> dict:
-    if view is None or view.session is None:
-        return {}
-    t = clamp_frame(view.session, (t or 0) + delta)
-    return {"frame": t, **frame_view(view, t)}
-
-
-def play_tick(view: ViewState, t) -> dict:
-    """One timer tick while playing: the next frame, stopping at the end."""
-    if view is None or view.session is None:
-        return {"timer": gr.Timer(active=False), "play": "▶ Play"}
-    t = clamp_frame(view.session, t)
-    if t >= view.session.meta.num_frames - 1:
-        return {"timer": gr.Timer(active=False), "play": "▶ Play"}
-    return step(view, t, 1)
-
-
-def toggle_play(view: ViewState, playing: bool) -> dict:
-    playing = not playing and view is not None and view.session is not None
-    return {"timer": gr.Timer(active=playing), "play": "⏸ Pause" if playing else "▶ Play", "playing": playing}
+    data = getattr(evt, "_data", None) or {}
+    view = tab(view, {**(value if isinstance(value, dict) else {}), "selected": data.get("track")})
+    if view.selected is not None and view.selected not in view.session.state.tracks:
+        view = view.with_(selected=None)
+    return {"view": view, **tools(view)}

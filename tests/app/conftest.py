@@ -66,3 +66,18 @@ def snapshot(session):
     return ({tid: (t.meta(), tuple(None if s is None else s["counts"] for s in session.segmentations(tid)))
              for tid, t in session.state.tracks.items()},
             session.state.vocabulary, frozenset(session.state.dismissed))
+
+
+def plain(markdown: str) -> str:
+    """What a Markdown message reads as: backslash escapes and entities resolved
+    (app.messages.md escapes every user-supplied text)."""
+    import html
+    import re
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """The studio's context for handlers that need no model (viewer tokens, the run queue)."""
+    from app.config import Studio, StudioConfig, parse_args
+    return Studio(config=StudioConfig.from_args(parse_args(["--workdir", str(tmp_path / "work")])), service=None)

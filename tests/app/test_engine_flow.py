@@ -9,13 +9,15 @@ import pytest
 
 from clipvis.formats.rle import rle_to_mask
 
-from tests.app.conftest import BROWSER, snapshot, tab
+from tests.app.conftest import BROWSER, plain, snapshot, tab
 
-from app.callbacks import edit, files, run, view
+from app.callbacks import edit, files, run
 from app.config import Studio, StudioConfig, parse_args
 from app.model_service import ModelService
 from app.run_job import RunJob
 from app.session import Session
+from app.viewer.document import snapshot as view_snapshot
+from app.viewer.document import track_rows
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,9 @@ def run_to_end(studio, session, classes="red square, green square"):
 def ran(studio, video_file):
     session = load(studio, video_file)
     last = run_to_end(studio, session)
-    assert "Run:" in last["message"], last
+    assert "Run:" in plain(last["message"]), last
     session.job_view = last["view"]  # the tab that ran it, as the run handler left it
+    session.job_answer = last
     return session
 
 
@@ -63,18 +66,21 @@ def test_run_makes_one_track_per_query_and_keeps_the_analysis(ran):
     assert (ran.folder / "analysis" / "run-1.safetensors").exists()
     assert not list(ran.folder.rglob("*.pt"))
     assert ran.undo_stack[-1][1].startswith("Run:")
-    view_ = run.after_run(ran.job_view, 0)
-    assert len(view_["table"].data) == len(tracks)
+    # The run's last answer tells the tab's viewer to fetch the new state, and selects nothing.
+    answer = ran.job_answer
+    assert answer["viewer"]["rev"] == ran.revision and answer["viewer"]["cmd"]["select"] is None
+    assert len(track_rows(view_snapshot(ran))["tracks"]) == len(tracks)
 
 
 def test_cancel_leaves_the_tracks_as_they_were(studio, ran):
     before = snapshot(ran)
-    job = RunJob(session=ran, service=studio.service, spec="default", vocabulary=ran.state.vocabulary, min_size=64)
+    job = RunJob(session=ran, service=studio.service, spec="default", vocabulary=ran.state.vocabulary, min_size=64,
+                 queue=studio.runs)
     job.cancel.set()
     job.start().done.wait(60)
     assert job.error.startswith("Cancelled")
     assert snapshot(ran) == before
-    assert run.cancel(tab(ran))["message"] == "No run in progress."
+    assert run.cancel(tab(ran))["message"] == "No run is waiting or working for this video."
 
 
 def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monkeypatch):
@@ -83,16 +89,16 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
     args = parse_args(["--model", "clipvis_r50_lvis", "--workdir", str(tmp_path / "w")])
     no_weights = Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args))
     session = load(no_weights, video_file)
-    last = list(run.run(no_weights, tab(session), "person", None, "default", "", 64))[-1]
-    assert "No model weights" in last["message"] and "place it at" in last["message"]
-    assert "clipvis_r50_lvis.pth" in last["message"]
+    last = plain(list(run.run(no_weights, tab(session), "person", None, "default", "", 64))[-1]["message"])
+    assert "No model weights" in last and "place it at" in last
+    assert "clipvis_r50_lvis.pth" in last
 
 
 def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
     hand, *others = sorted(ran.state.tracks)
     ran.relabel(hand, "my label")
-    out = run.requery(studio, tab(ran), "circle, triangle", None, 0)
-    assert "without re-running" in out["message"]
+    out = run.requery(studio, tab(ran), None, "circle, triangle", None)
+    assert "without re-running" in plain(out["message"])
     names = {tid: ran.state.class_name(t.category_id) for tid, t in ran.state.tracks.items()}
     assert names[hand] == "my label"
     assert all(names[t] in ("circle", "triangle") for t in others)
@@ -109,13 +115,13 @@ def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
 def test_requery_survives_a_restart(studio, ran):
     again = Session.open(studio.config.workdir, BROWSER, ran.meta.id)
     assert again.analysis is not None
-    run.requery(studio, tab(again), "blob", None, 0)
+    run.requery(studio, tab(again), None, "blob", None)
     assert {again.state.class_name(t.category_id) for t in again.state.tracks.values()} == {"blob"}
 
 
 def test_requery_needs_a_run(studio, video_file):
     session = load(studio, video_file)
-    assert "Run" in run.requery(studio, tab(session), "x", None, 0)["message"]
+    assert "Run" in run.requery(studio, tab(session), None, "x", None)["message"]
 
 
 def test_promote_a_dropped_query(studio, ran):
@@ -125,7 +131,7 @@ def test_promote_a_dropped_query(studio, ran):
     query = choices[0][1]
     assert query not in {t.query for t in ran.state.tracks.values()}
     before = snapshot(ran)
-    shown = run.promote(studio, tab(ran), query, 0)
+    shown = run.promote(studio, tab(ran), None, query)
     new = ran.state.get(shown["view"].selected)
     assert new.origin == "promoted" and new.query == query and new.num_present
     # Its masks are the query's, decoded from the stored analysis when asked for.
@@ -139,7 +145,7 @@ def test_deleted_model_tracks_do_not_come_back_on_requery(studio, ran):
     victim = max(ran.state.tracks)
     query = ran.state.get(victim).query
     ran.delete(victim)
-    run.requery(studio, tab(ran), "red square, green square", None, 0)
+    run.requery(studio, tab(ran), None, "red square, green square", None)
     assert query not in {t.query for t in ran.state.tracks.values()}
 
 
@@ -152,12 +158,12 @@ def test_export_and_reimport_reproduce_the_tracks(studio, ran, tmp_path):
     for tid in list(ran.state.tracks):
         ran.delete(tid)
     assert not ran.state.tracks
-    files.import_json(tab(ran), dataset, 0)
+    files.import_json(studio, tab(ran), None, dataset)
     assert snapshot(ran)[0] == expected[0]  # same ids, labels, scores, masks, studio fields
     assert {c.name for c in ran.state.vocabulary.classes} == {c.name for c in expected[1].classes}
 
     obj = json.loads(open(results).read())
-    files.import_json(tab(ran), results, 0)
+    files.import_json(studio, tab(ran), None, results)
     got = sorted((t.category_id, round(t.score, 6), tuple(ran.segmentations(t.id))) for t in ran.state.tracks.values())
     want = sorted((r["category_id"], round(r["score"], 6),
                    tuple(None if s is None else s for s in r["segmentations"])) for r in obj)
@@ -175,8 +181,8 @@ def test_import_refuses_another_videos_annotations(studio, ran, tmp_path):
     path = tmp_path / "short.json"
     path.write_text(json.dumps(dataset))
     before = snapshot(ran)
-    out = files.import_json(tab(ran), str(path), 0)
-    assert "5 frames" in out["message"] and "8 frames" in out["message"]
+    out = files.import_json(studio, tab(ran), None, str(path))
+    assert "5 frames" in plain(out["message"]) and "8 frames" in plain(out["message"])
     assert snapshot(ran) == before
 
 
@@ -191,35 +197,21 @@ def test_davis_and_overlay_exports(ran):
     assert open_video(overlay["export_file"]).info.num_frames == 8
 
 
-def test_threshold_hides_from_view_and_export(ran):
+def test_threshold_hides_from_view_and_export(studio, ran):
     scores = sorted(t.score for t in ran.state.tracks.values())
     cut = (scores[0] + scores[-1]) / 2 if scores[0] < scores[-1] else scores[-1] + 1
-    out = edit.set_threshold(tab(ran), 0, cut)
-    shown = out["table"].data["shown"].tolist()
-    assert shown.count("✓") == sum(s >= cut for s in scores)
-    assert shown.count("under threshold") == sum(s < cut for s in scores)  # still listed, to be selected
+    before = view_snapshot(ran).key
+    out = edit.set_threshold(studio, tab(ran), None, cut)
+    assert out["viewer"]["key"] != before  # the browser fetches the overlays again
+    rows = track_rows(view_snapshot(ran))["tracks"]
+    assert sum(r["shown"] for r in rows) == sum(s >= cut for s in scores)
+    assert len(rows) == len(scores)  # weak ones still listed, to be selected
     msg = files.export(tab(ran), "dataset")["message"]
     assert "left out" in msg
     assert len(ran.state.tracks) == len(scores)  # nothing deleted
 
 
-def test_clicking_the_image_selects_the_instance_under_the_pointer(ran):
-    import gradio as gr
-    tid = min(ran.state.tracks)
-    ran.set_threshold(0)
-    mask = np.zeros((72, 96), bool)
-    mask[30:40, 40:50] = True
-    ran.set_mask(tid, 0, mask)
-    for other in [t for t in ran.state.tracks if t != tid]:
-        ran.set_hidden(other, True)
-    k = ran.frames.get(0).shape[1] / 96  # clicks come in display pixels
-    out = view.select_from_image(tab(ran), 0, gr.SelectData(None, {"index": [45 * k, 35 * k], "value": None}))
-    assert out["view"].selected == tid
-    out = view.select_from_image(out["view"], 0, gr.SelectData(None, {"index": [2 * k, 2 * k], "value": None}))
-    assert out["view"].selected is None
-
-
-def test_viewing_and_editing_answer_while_a_run_works(ran):
+def test_viewing_and_editing_answer_while_a_run_works(studio, ran):
     """The run holds no lock the viewer or the editing tools need."""
     import threading
 
@@ -239,12 +231,18 @@ def test_viewing_and_editing_answer_while_a_run_works(ran):
             raise Cancelled("cancelled")
 
     job = RunJob(session=ran, service=BusyService(), spec="default", vocabulary=ran.state.vocabulary,
-                 min_size=64).start()
+                 min_size=64, queue=studio.runs).start()
     results = {}
 
     def use_the_ui():
-        results["view"] = view.frame_view(tab(ran), 3)
-        results["edit"] = edit.relabel(tab(ran, selected=min(ran.state.tracks)), 3, "while running")
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+
+        from app.viewer.routes import viewer_routes
+        http = TestClient(FastAPI(routes=viewer_routes(studio.viewer)))
+        results["view"] = http.get(f"/clipvis/v/{studio.viewer.token(ran)}/overlay/3")
+        results["edit"] = edit.relabel(studio, tab(ran), {"frame": 3, "selected": min(ran.state.tracks)},
+                                       "while running")
 
     worker = threading.Thread(target=use_the_ui)
     worker.start()
@@ -253,11 +251,11 @@ def test_viewing_and_editing_answer_while_a_run_works(ran):
     gate.set()
     job.done.wait(60)
     assert still_running and not worker.is_alive()
-    assert results["view"]["viewer"].shape[2] == 3
-    assert "→ while running" in results["edit"]["message"]
+    assert results["view"].status_code == 200
+    assert "→ while running" in plain(results["edit"]["message"])
 
 
-def test_values_from_the_client_are_checked(ran, tmp_path):
+def test_values_from_the_client_are_checked(studio, ran, tmp_path):
     from clipvis.vocab import VocabularyError
 
     secret = tmp_path / "secret.txt"
@@ -266,7 +264,7 @@ def test_values_from_the_client_are_checked(ran, tmp_path):
         run.build_vocabulary("", str(secret))  # never read a server file as a vocabulary
     both = run.build_vocabulary("foo|bar, person", "coco")
     assert both.names[-1] == "foo" and both.names.count("person") == 1 and len(both) == 81
-    assert "⚠️" in edit.set_threshold(tab(ran), 0, float("nan"))["message"]
+    assert "⚠️" in edit.set_threshold(studio, tab(ran), None, float("nan"))["message"]
     assert run.input_size(10**6) == run.MAX_INPUT
     assert files.browser_id("../../etc") != "../../etc"
 
@@ -278,7 +276,7 @@ def test_merged_and_deleted_tracks_stay_gone_on_requery(studio, ran):
     gone_query = ran.state.get(gone).query
     ran.delete_frames(gone, 0, 3)
     ran.merge(keep, gone)
-    out = run.requery(studio, tab(ran), "red square, green square, blob", None, 0)
+    out = run.requery(studio, tab(ran), None, "red square, green square, blob", None)
     assert gone_query not in {t.query for t in ran.state.tracks.values()}, out["message"]
     assert ran.state.get(keep).query != gone_query  # the merged track keeps its own query
     ran.undo()  # the re-label
@@ -298,7 +296,7 @@ def test_results_are_the_same_before_and_after_a_restart(studio, ran):
 def test_a_new_run_takes_new_ids(studio, ran):
     first = set(ran.state.tracks)
     last = run_to_end(studio, ran, "red square")
-    assert "Run:" in last["message"], last
+    assert "Run:" in plain(last["message"]), last
     assert min(ran.state.tracks) > max(first)  # an id names one object for the session's life
     assert (ran.folder / "analysis" / "run-2.safetensors").exists()
     ran.undo()  # back to the first run's tracks and analysis
@@ -317,5 +315,5 @@ def test_a_clip_one_frame_short_of_its_header_runs(studio, tmp_path):
         session = load(studio, path)
         last = run_to_end(studio, session, "square")
     assert session.meta.num_frames == 8
-    assert "Run:" in last["message"], last
+    assert "Run:" in plain(last["message"]), last
     assert session.analysis.num_frames == 8

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import BROWSER, tab
+from tests.app.conftest import BROWSER, plain, tab
 from tests.data.videogen import make_frames, write_cv2
 
 from app.callbacks import edit, files
@@ -61,7 +61,7 @@ def test_messages_name_the_users_file_never_a_server_path(tmp_path):
     bad.write_bytes(b"\x00" * 4096)
     studio = studio_at(tmp_path / "work")
     (tmp_path / "work").mkdir()
-    message = load(studio, bad)["message"]
+    message = plain(load(studio, bad)["message"])
     assert "holiday clip.mp4" in message
     for secret in (str(tmp_path), BROWSER, "/source", "Errno 1"):
         assert secret not in message, message
@@ -82,9 +82,9 @@ def test_opening_the_page_resumes_the_browsers_last_session(tmp_path, video_file
     assert fresh["view"].session is None and fresh["browser"] != BROWSER
 
 
-def test_the_sessions_list_is_current_after_an_edit(tracked):
-    out = edit.split(tab(tracked, selected=1), 4)
-    assert "Split #1" in out["message"]
+def test_the_sessions_list_is_current_after_an_edit(studio, tracked):
+    out = edit.split(studio, tab(tracked, selected=1), {"frame": 4})
+    assert "Split #1" in plain(out["message"])
     (label, sid), = out["sessions"]["choices"]
     assert sid == tracked.meta.id and "· 3 tracks ·" in label
 
@@ -115,8 +115,9 @@ def test_a_browser_over_its_quota_cannot_load_more(tmp_path, video_file):
     studio = studio_at(tmp_path / "work", "--quota-gb", str((used + size / 2) / 1e9))
     refused = load(studio, video_file)
     assert "view" not in refused and len(store.list_sessions(tmp_path / "work", BROWSER)) == 1
-    assert refused["message"].startswith("⚠️ this browser's sessions take ")
-    assert "KB of the" in refused["message"] and "delete a session under *Sessions*" in refused["message"]
+    message = plain(refused["message"])
+    assert message.startswith("⚠️ this browser's sessions take ")
+    assert "KB of the" in message and "delete a session under Sessions" in message
     # Another browser has its own quota.
     assert "view" in load(studio, video_file, browser="c" * 32)
 
@@ -148,7 +149,7 @@ def test_a_bad_workdir_stops_the_start_with_one_line(tmp_path, case):
     assert ("does not exist" if case == "missing" else "is a file") in lines[0]
 
 
-def test_exports_are_in_the_session_folder_and_hold_only_what_is_committed(tracked, monkeypatch):
+def test_exports_are_in_the_session_folder_and_hold_only_what_is_committed(studio, tracked, monkeypatch):
     from app import exports
 
     path, _ = exports.export(tracked, "dataset")
@@ -157,7 +158,7 @@ def test_exports_are_in_the_session_folder_and_hold_only_what_is_committed(track
     def fail():
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(tracked.db, "_commit", fail)
-    assert "the disk is full" in edit.delete(tab(tracked, selected=2), 0)["message"]
+    assert "the disk is full" in plain(edit.delete(studio, tab(tracked, selected=2), None)["message"])
     import json
     data = json.loads(exports.export(tracked, "dataset")[0].read_text())
     assert sorted(a["id"] for a in data["annotations"]) == [1, 2]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.conftest import BROWSER, snapshot, tab
+from tests.app.conftest import BROWSER, plain, snapshot, tab
 from tests.app.store_worker import step
 
 from app.callbacks import edit
@@ -56,7 +56,7 @@ REASONS = {"read-only": "the session's files are read-only", "disk full": "the d
 
 
 @pytest.mark.parametrize("fault", list(REASONS))
-def test_a_failed_save_changes_nothing_and_says_why(tracked, fault, monkeypatch):
+def test_a_failed_save_changes_nothing_and_says_why(studio, tracked, fault, monkeypatch):
     tracked.relabel(1, "acknowledged")  # on disk before the fault
     acknowledged = snapshot(tracked)
     revision, undo = tracked.revision, list(tracked.undo_stack)
@@ -64,14 +64,15 @@ def test_a_failed_save_changes_nothing_and_says_why(tracked, fault, monkeypatch)
     holder = break_the_disk(tracked, fault, monkeypatch)
 
     def paint(seed):
-        return edit.run_edit(view, 0, lambda s, rev: s.set_mask(2, 3, noisy_mask(seed), base_revision=rev))
+        return edit.run_edit(studio, view, None,
+                             lambda s, v: s.set_mask(2, 3, noisy_mask(seed), base_revision=v.revision))
 
     attempts = {
-        "relabel": lambda: edit.relabel(view, 0, "refused"),
-        "relabel again": lambda: edit.relabel(view, 0, "refused again"),
-        "delete": lambda: edit.delete(view, 0),
+        "relabel": lambda: edit.relabel(studio, view, None, "refused"),
+        "relabel again": lambda: edit.relabel(studio, view, None, "refused again"),
+        "delete": lambda: edit.delete(studio, view, None),
         "paint": lambda: paint(0),
-        "undo": lambda: edit.undo(view, 0),
+        "undo": lambda: edit.undo(studio, view, None),
     }
     if fault == "disk full":
         # A full disk refuses what needs more room; a change that fits the space the
@@ -79,7 +80,7 @@ def test_a_failed_save_changes_nothing_and_says_why(tracked, fault, monkeypatch)
         attempts = {"paint": lambda: paint(0), "paint again": lambda: paint(1), "paint more": lambda: paint(2)}
     for name, attempt in attempts.items():
         out = attempt()
-        assert out["message"] == f"⚠️ Could not save: {REASONS[fault]}", name
+        assert plain(out["message"]) == f"⚠️ Could not save: {REASONS[fault]}", name
         assert set(out) == {"message"}, f"{name}: the screen must stay as it was"
         assert snapshot(tracked) == acknowledged, name
         assert (tracked.revision, tracked.undo_stack) == (revision, undo), name
@@ -94,7 +95,7 @@ def test_a_failed_save_changes_nothing_and_says_why(tracked, fault, monkeypatch)
     assert snapshot(again) == acknowledged  # after a restart: what was acknowledged, and nothing else
     assert again.revision == revision and again.undo_stack == undo
     # The fault gone, the same edits go through.
-    assert "Delete #2" in edit.delete(tab(again, selected=2), 0)["message"]
+    assert "Delete #2" in plain(edit.delete(studio, tab(again, selected=2), None)["message"])
 
 
 def test_a_failed_run_store_keeps_the_tracks(tracked, monkeypatch):

@@ -106,9 +106,10 @@ def page(playwright_browser):
     context.close()
 
 
-def shot(page, name: str, width: int = 1200):
-    """Save a screenshot of a main screen (see SCREENSHOTS), scaled down and
-    palette-quantised so the repository stays small."""
+def shot(page, name: str, width: int = 1200, full_page: bool = True):
+    """Save a screenshot of a main screen (see SCREENSHOTS), scaled down to
+    `width` and palette-quantised so the repository stays small. With
+    full_page=False: exactly what the window shows."""
     import io
     import tempfile
 
@@ -117,9 +118,9 @@ def shot(page, name: str, width: int = 1200):
     from clipvis.atomic import write_bytes
 
     folder = Path(SCREENSHOTS) if SCREENSHOTS else Path(tempfile.gettempdir()) / "clipvis-studio-screenshots"
-    im = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
+    im = Image.open(io.BytesIO(page.screenshot(full_page=full_page))).convert("RGB")
     if im.width > width:
         im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
     buf = io.BytesIO()
-    im.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
+    im.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
     write_bytes(folder / f"{name}.png", buf.getvalue())

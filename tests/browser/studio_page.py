@@ -1,11 +1,18 @@
 """The studio as a person uses it, in Playwright terms (a page object).
 
 Gradio renders the page with JavaScript and `networkidle` never comes, so
-every step waits for `load` and then for what the step should show.
+every step waits for `load` and then for what the step should show. The
+viewer exposes what it shows as data attributes of `#viewer .cv-root`
+(frame, painted, selected, zoom, pan, brushFrame), which is what the steps
+wait on.
 """
 from __future__ import annotations
 
 import json
+
+VIEWER = "#viewer .cv-root"
+# Gradio's red "Error" badge on a component, and an error toast.
+ERROR_ELEMENTS = "[data-testid='status-tracker'] .error, [data-testid='toast-body'].error, .toast-body.error"
 
 
 class StudioPage:
@@ -16,6 +23,7 @@ class StudioPage:
     def open(self):
         self.page.goto(self.url, wait_until="load")
         self.page.wait_for_selector("#load")
+        self.page.wait_for_selector(VIEWER)
         self.wait_text("#message", "")  # the page-load event has answered
         return self
 
@@ -42,6 +50,78 @@ class StudioPage:
         """The message once it holds one of `texts`, or a warning (so a test fails fast, saying why)."""
         return self.wait_text("#message", *texts, "⚠️", "Nothing changed", changed_from=changed_from)
 
+    def errors(self) -> int:
+        """How many Gradio error elements are on the page."""
+        return self.page.locator(ERROR_ELEMENTS).count()
+
+    # ---- the viewer ---------------------------------------------------------------
+    def state(self, key: str) -> str:
+        return self.page.evaluate("([sel, k]) => document.querySelector(sel).dataset[k] || ''", [VIEWER, key])
+
+    @property
+    def frame(self) -> int:
+        return int(self.state("frame") or 0)
+
+    @property
+    def selected(self) -> int | None:
+        s = self.state("selected")
+        return int(s) if s else None
+
+    def wait_state(self, key: str, value, timeout: float | None = None):
+        self.page.wait_for_function("([sel, k, v]) => (document.querySelector(sel).dataset[k] || '') === v",
+                                    arg=[VIEWER, key, "" if value is None else str(value)], timeout=timeout)
+
+    def wait_painted(self, frame: int, timeout: float | None = None):
+        """Until frame `frame` is on the screen, with its overlay."""
+        self.wait_state("painted", frame, timeout=timeout)
+
+    def api(self, expr: str):
+        """Evaluate `expr` with `v` bound to the viewer's API (for what a test reads, not what it does)."""
+        return self.page.evaluate(f"() => {{ const v = document.querySelector('{VIEWER}').clipvisViewer; return {expr}; }}")
+
+    def press(self, key: str):
+        self.page.keyboard.press(key)
+
+    def canvas_box(self) -> dict:
+        return self.page.locator(f"{VIEWER} canvas.cv-canvas").bounding_box()
+
+    def go_to_frame(self, t: int):
+        """Drag the frame slider to t, as a person scrubs."""
+        self.page.locator(f"{VIEWER} .cv-scrub").fill(str(t))
+        self.wait_painted(t)
+
+    def frame_info(self) -> str:
+        return self.page.locator(f"{VIEWER} .cv-frame").inner_text()
+
+    def rows(self) -> list[dict]:
+        """The track list as the user reads it."""
+        return self.page.evaluate(
+            "sel => [...document.querySelectorAll(sel + ' .cv-row')].map(r => ({id: Number(r.dataset.track),"
+            " name: r.querySelector('.cv-name').textContent, selected: r.classList.contains('cv-sel'),"
+            " flag: r.querySelector('.cv-flag').textContent}))", VIEWER)
+
+    def select_row(self, row: int) -> int:
+        """Click the row-th track of the list; returns its id once the tools show it."""
+        target = self.page.locator(f"{VIEWER} .cv-row").nth(row)
+        track_id = int(target.get_attribute("data-track"))
+        target.click()
+        self.wait_state("selected", track_id)
+        self.wait_text("#selected-info", f"#{track_id} ")
+        return track_id
+
+    def brush_stroke(self, fx: float = 0.3, fy: float = 0.4):
+        """Brush on (b) and one stroke across the frame from (fx, fy) of the canvas."""
+        if not self.api("v.brushing"):
+            self.press("b")
+        box = self.canvas_box()
+        x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+        self.page.mouse.move(x, y)
+        self.page.mouse.down()
+        for i in range(1, 15):
+            self.page.mouse.move(x + 6 * i, y + 2 * i)
+        self.page.mouse.up()
+        self.wait_state("brushDirty", "1")
+
     # ---- load and ask -------------------------------------------------------
     def upload(self, path):
         clear = self.page.locator("#upload button[aria-label='Clear']")
@@ -52,35 +132,39 @@ class StudioPage:
     def pick(self, selector: str, option: str):
         """Choose an option of a Gradio dropdown."""
         self.page.locator(f"{selector} input").click()
-        self.page.get_by_role("option", name=option).first.click()
+        self.page.locator(f"{selector} [role=option]").filter(has_text=option).first.click()
 
     def load(self, expect: str = "Loaded"):
-        return self.click("load", expect)
+        out = self.click("load", expect)
+        if "⚠️" not in out:
+            self.wait_painted(0)
+        return out
+
+    def open_ask(self):
+        if not self.page.locator("#vocab textarea").is_visible():
+            self.page.locator("#ask-acc").get_by_text("2 · Ask").click()
 
     def run(self, classes: str):
+        self.open_ask()
         self.page.locator("#vocab textarea").fill(classes)
         self.page.locator("#run").click()
-        return self.wait_text("#run-status", "Run:", "failed", "No model", timeout=180_000)
+        return self.wait_text("#run-status", "Run:", "failed", "No model", "Cancelled", timeout=180_000)
 
-    # ---- review ---------------------------------------------------------------
-    def frame_info(self) -> str:
-        return self.text("#frame-info")
-
-    def go_to_frame(self, t: int):
-        box = self.page.locator("#frame input[type=number]")
-        box.fill(str(t))
-        box.press("Enter")
-        self.wait_text("#frame-info", f"Frame {t} /")
-
-    def cell(self, row: int, col: int) -> str:
-        return self.text(f"#instances [data-testid='cell-{row}-{col}']").strip()
-
-    def select_row(self, row: int) -> int:
-        self.page.get_by_role("tab", name="Instances").click()
-        track_id = int(self.cell(row, 0))
-        self.page.locator(f"#instances [data-testid='cell-{row}-2']").click()
-        self.wait_text("#selected-info", f"#{track_id} ")
-        return track_id
+    def load_clip(self, video, annotations):
+        """Upload a video, load it, and import its annotations: a session with tracks, no model needed."""
+        self.upload(video)
+        self.wait_text("#probe", "×")
+        self.load()
+        target = self.page.locator("#import-file")
+        if not target.is_visible():
+            self.page.locator("#import-acc").get_by_text("Import YTVIS JSON onto this video").click()
+        target.wait_for(state="visible")
+        target.locator("input[type=file]").set_input_files(str(annotations))
+        self.page.wait_for_function("n => document.querySelector('#import-file').innerText.includes(n)",
+                                    arg=annotations.name)
+        out = self.click("import", "Imported")
+        self.page.wait_for_function("sel => document.querySelectorAll(sel + ' .cv-row').length > 0", arg=VIEWER)
+        return out
 
     # ---- correct ----------------------------------------------------------------
     def click(self, elem_id: str, *expect: str) -> str:
@@ -89,24 +173,11 @@ class StudioPage:
         self.page.locator(f"#{elem_id}").click()
         return self.message(*expect, changed_from=before) if expect else ""
 
-    def brush_stroke(self) -> str:
-        """Open the brush on the selected mask and paint one stroke."""
-        self.page.get_by_text("Brush: edit the selected mask").click()
-        opened = self.click("edit-mask", "Editing #")
-        # The frame arrives as an image the editor loads after the message: wait for it to be drawn.
-        self.page.wait_for_function("() => { const c = document.querySelector('#editor canvas');"
-                                    " return c && c.width > 0 && c.height > 0; }")
-        self.page.wait_for_timeout(500)
-        self.page.locator("#editor button[aria-label='Brush']").click()
-        canvas = self.page.locator("#editor canvas").first
-        box = canvas.bounding_box()
-        x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4
-        self.page.mouse.move(x, y)
-        self.page.mouse.down()
-        for i in range(1, 15):
-            self.page.mouse.move(x + 8 * i, y + 2 * i)
-        self.page.mouse.up()
-        return opened
+    def key(self, key: str, *expect: str) -> str:
+        """Press a shortcut; wait for the message it should give."""
+        before = self.text("#message")
+        self.press(key)
+        return self.message(*expect, changed_from=before) if expect else ""
 
     # ---- export --------------------------------------------------------------
     def export_json(self, kind: str = "dataset", expect: str = "Exported"):
