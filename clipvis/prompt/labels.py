@@ -46,7 +46,9 @@ def select_frames(areas: Mapping[int, int], k: int = DEFAULT_POOL_FRAMES) -> lis
         raise ValueError(f"k must be at least 1, got {k}")
     frames = sorted(f for f, a in areas.items() if a > 0)
     k = min(k, len(frames))
-    bounds = np.linspace(0, len(frames), k + 1).round().astype(int)
+    if k == 0:
+        return []
+    bounds = [i * len(frames) // k for i in range(k + 1)]
     return [max(frames[a:b], key=lambda f: (areas[f], -f)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
