@@ -90,6 +90,7 @@ class PromptSession:
         self.frame_hw = self.frames.frame_hw
         self.prompts: dict[int, Prompt] = {}
         self.last_prompted: int | None = None
+        self._memory_pending: set[int] = set()  # prompted frames whose memory is not encoded yet
         dev = tracker.device
         self._state = StreamedSession(num_frames=self.num_frames, frame_hw=self.frame_hw,
                                       load_frame=lambda i: tracker.preprocess(self.frames.frame(i)),
@@ -116,23 +117,43 @@ class PromptSession:
             raise PromptError(f"this object has prompts on {len(self.prompts)} frames already; "
                               f"at most {MAX_PROMPTED_FRAMES}")
         st, t0 = self._state, time.perf_counter()
-        st.forget_frame(frame)
-        self._add_inputs(frame, prompt)
         tracked = frame in st.frames_tracked_per_obj[st.obj_idx]
-        # A correction reads the prompted frames' memory in the direction they lie:
-        # backward when they all come after this frame.
-        reverse = tracked and not any(f < frame for f in st.conditioning_frames())
-        try:
-            with self.tracker.autocast():
-                out = self.tracker.model(inference_session=st, frame_idx=frame, reverse=reverse)
-        finally:
-            st.obj_with_new_inputs = []
+        if tracked:
+            self._encode_pending_memory()  # a correction reads the prompted frames' memory
+        st.forget_frame(frame)
+        out = self._run_prompt(frame, prompt, memory=tracked)
         if tracked:
             st.make_conditioning(frame)
+        else:
+            # The preview skips SAM 2's memory encoder (half of a click's time on a CPU); the
+            # frame's memory is encoded when a propagation or a correction first needs it.
+            self._memory_pending.add(frame)
         st.prune(lambda f: False)
         self.prompts[frame] = prompt
         self.last_prompted = frame
         return self._step(out, frame, 1, 1, t0)
+
+    def _run_prompt(self, frame: int, prompt: Prompt, *, memory: bool):
+        """SAM 2's forward on a prompted frame; `memory`: also encode its memory."""
+        st = self._state
+        self._add_inputs(frame, prompt)
+        # A correction reads the prompted frames' memory in the direction they lie:
+        # backward when they all come after this frame.
+        tracked = frame in st.frames_tracked_per_obj[st.obj_idx]
+        reverse = tracked and not any(f < frame for f in st.conditioning_frames() if f != frame)
+        try:
+            with self.tracker.autocast():
+                return self.tracker.model(inference_session=st, frame_idx=frame, reverse=reverse,
+                                          run_mem_encoder=memory)
+        finally:
+            st.obj_with_new_inputs = []
+
+    def _encode_pending_memory(self):
+        """Run the prompts whose memory the previews skipped again, now with
+        it: the same inputs give the same mask, and its memory."""
+        for frame in sorted(self._memory_pending):
+            self._run_prompt(frame, self.prompts[frame], memory=True)
+        self._memory_pending.clear()
 
     # ---- the video -----------------------------------------------------------
     def propagate(self, start: int | None = None, direction: str = "both", cancel=None) -> Iterator[TrackStep]:
@@ -157,6 +178,7 @@ class PromptSession:
         total = len({f for order, _ in runs for f in order})
         st, model, h = self._state, self.tracker.model, self.tracker.horizon
         st.forget_tracked()
+        self._encode_pending_memory()
         t0, done = time.perf_counter(), 0
         try:
             for r, (order, reverse) in enumerate(runs):

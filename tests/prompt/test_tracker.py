@@ -34,21 +34,27 @@ def test_click_gives_a_mask_on_every_frame(tracker, video):
     assert all(b.elapsed >= a.elapsed for a, b in zip(steps, steps[1:]))
 
 
-def test_equals_transformers_whole_video_session(tracker, sam_model, video):
-    """The streamed session with pruned memory gives, frame for frame, the
-    masks of transformers' session that holds the whole video and every output
-    (forward from the click, then backward, as its docs propagate)."""
+def reference_masks(sam_model, video, prompts: dict, start: int) -> dict:
+    """transformers' own session holding the whole video and every output: the
+    prompts' masks, then forward from `start` and backward, as its docs do."""
     processor = tiny_sam_processor()
-    ref_session = processor.init_video_session(video=list(video), inference_device="cpu")
-    processor.add_inputs_to_inference_session(ref_session, frame_idx=20, obj_ids=1,
-                                              input_points=[[[[30, 30]]]], input_labels=[[[1]]])
-    sam_model(inference_session=ref_session, frame_idx=20)
-    reference = {}
+    session = processor.init_video_session(video=list(video), inference_device="cpu")
+    for frame, (points, labels) in prompts.items():
+        processor.add_inputs_to_inference_session(session, frame_idx=frame, obj_ids=1,
+                                                  input_points=[[points]], input_labels=[[labels]])
+        sam_model(inference_session=session, frame_idx=frame)
+    masks = {}
     for reverse in (False, True):
-        for out in sam_model.propagate_in_video_iterator(ref_session, reverse=reverse):
-            reference[out.frame_idx] = processor.post_process_masks(
-                [out.pred_masks.float()], original_sizes=[[72, 96]])[0][0, 0].numpy()
+        for out in sam_model.propagate_in_video_iterator(session, start_frame_idx=start, reverse=reverse):
+            masks[out.frame_idx] = processor.post_process_masks(
+                [out.pred_masks.float()], original_sizes=[list(video.shape[1:3])])[0][0, 0].numpy()
+    return masks
 
+
+def test_equals_transformers_whole_video_session(tracker, sam_model, video):
+    """The streamed session with pruned memory (and its previews without the
+    memory encoder) gives, frame for frame, the masks of transformers' session."""
+    reference = reference_masks(sam_model, video, {20: ([[30, 30]], [1])}, 20)
     session = tracker.session(video)
     session.prompt(20, CLICK)
     held = []
@@ -61,6 +67,15 @@ def test_equals_transformers_whole_video_session(tracker, sam_model, video):
     # What is held stays within SAM 2's reach (15 frames each side), never the whole video.
     assert max(held) <= 2 * tracker.horizon + 1 < 40
     assert session.held_memory() == {"prompted": [20], "tracked": []}
+
+
+def test_two_prompted_frames_equal_transformers(tracker, sam_model, video):
+    reference = reference_masks(sam_model, video, {5: ([[30, 30]], [1]), 30: ([[60, 30], [10, 60]], [1, 0])}, 5)
+    session = tracker.session(video)
+    session.prompt(5, CLICK)
+    session.prompt(30, Prompt(points=((60, 30), (10, 60)), labels=(1, 0)))
+    mine = {s.frame: s.mask for s in run(session, start=5)}
+    assert sorted(mine) == list(range(40)) and all(np.array_equal(mine[f], reference[f]) for f in range(40))
 
 
 def test_one_direction(tracker, video):
