@@ -121,6 +121,11 @@ class PromptSession:
         if tracked:
             self._encode_pending_memory()  # a correction reads the prompted frames' memory
         st.forget_frame(frame)
+        self.prompts.pop(frame, None)
+        self._memory_pending.discard(frame)
+        if self.last_prompted == frame:
+            self.last_prompted = max(self.prompts, default=None)
+        # Until SAM 2 has run on the new prompt, the frame has none: a failure leaves it unprompted.
         out = self._run_prompt(frame, prompt, memory=tracked)
         if tracked:
             st.make_conditioning(frame)

@@ -228,3 +228,20 @@ def test_a_one_shot_iterable_is_read_once(tracker, video):
     session = tracker.session(f for f in video[:6])
     session.prompt(2, CLICK)
     assert [s.frame for s in run(session)] == [2, 3, 4, 5, 1, 0]
+
+
+def test_a_failed_prompt_leaves_its_frame_unprompted(tracker, video, monkeypatch):
+    session = tracker.session(video[:10])
+    session.prompt(3, CLICK)
+    session.prompt(6, CLICK)
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(tracker.model, "forward", out_of_memory)
+    with pytest.raises(RuntimeError):
+        session.prompt(6, Prompt.click(40, 30))
+    monkeypatch.undo()
+    assert sorted(session.prompts) == [3] and session.last_prompted == 3
+    assert session.held_memory()["prompted"] == [3]
+    assert [s.frame for s in run(session)] == [3, 4, 5, 6, 7, 8, 9, 2, 1, 0]
