@@ -1,8 +1,11 @@
-"""What a person gives on one frame: positive/negative points and a box."""
+"""What a person gives on one frame: positive/negative points and a box, or
+a whole mask (e.g. a track's mask, to carry it on from that frame)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 MAX_POINTS = 64  # per frame; a prompt's cost stays small and bounded
 
@@ -11,15 +14,18 @@ class PromptError(ValueError):
     """A prompt the tracker cannot use; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: a mask (an array) has no truth value
 class Prompt:
     """Points (x, y) in the frame's pixels, each with a label (1: on the
-    object, 0: not on it), and/or a box (x0, y0, x1, y1). A prompt replaces
-    the frame's earlier one, so a refining click sends all points so far."""
+    object, 0: not on it), and/or a box (x0, y0, x1, y1); or instead a mask
+    (H, W) of the frame's size, taken as the object's exact mask there (SAM 2
+    takes a mask alone). A prompt replaces the frame's earlier one, so a
+    refining click sends all points so far."""
 
     points: tuple[tuple[float, float], ...] = ()
     labels: tuple[int, ...] = ()
     box: tuple[float, float, float, float] | None = None
+    mask: np.ndarray | None = None
 
     @classmethod
     def click(cls, x: float, y: float, positive: bool = True) -> "Prompt":
@@ -28,6 +34,8 @@ class Prompt:
     def checked(self, frame_hw: tuple[int, int]) -> "Prompt":
         """This prompt with plain floats/ints, or PromptError saying what is wrong."""
         h, w = frame_hw
+        if self.mask is not None:
+            return self._checked_mask(frame_hw)
         points = tuple(tuple(p) for p in self.points)
         labels = tuple(self.labels)
         if not points and self.box is None:
@@ -60,6 +68,18 @@ class Prompt:
                 raise PromptError(f"the box {self.box!r} covers no pixel of the {w}x{h} frame")
             box = (x0, y0, x1, y1)
         return Prompt(points=tuple(out_points), labels=tuple(int(v) for v in labels), box=box)
+
+    def _checked_mask(self, frame_hw: tuple[int, int]) -> "Prompt":
+        if self.points or self.box is not None:
+            raise PromptError("a mask prompt stands alone: give points and a box, or a mask")
+        mask = np.asarray(self.mask)
+        if mask.shape != tuple(frame_hw):
+            raise PromptError(f"the mask is {'x'.join(map(str, mask.shape[::-1]))}, the frame "
+                              f"{frame_hw[1]}x{frame_hw[0]}")
+        mask = mask.astype(bool)
+        if not mask.any():
+            raise PromptError("the mask is empty: it must cover the object")
+        return Prompt(mask=mask)
 
 
 def _finite(v) -> bool:

@@ -213,6 +213,11 @@ class PromptSession:
             raise PromptError(f"frame {frame!r} does not exist: the video has frames 0 to {self.num_frames - 1}")
 
     def _add_inputs(self, frame: int, prompt: Prompt):
+        if prompt.mask is not None:
+            self.tracker.processor.add_inputs_to_inference_session(
+                inference_session=self._state, frame_idx=frame, obj_ids=StreamedSession.OBJECT_ID,
+                input_masks=prompt.mask)
+            return
         points = [[[list(p) for p in prompt.points]]] if prompt.points else None
         labels = [[list(prompt.labels)]] if prompt.points else None
         boxes = [[list(prompt.box)]] if prompt.box is not None else None

@@ -39,9 +39,12 @@ def reference_masks(sam_model, video, prompts: dict, start: int) -> dict:
     prompts' masks, then forward from `start` and backward, as its docs do."""
     processor = tiny_sam_processor()
     session = processor.init_video_session(video=list(video), inference_device="cpu")
-    for frame, (points, labels) in prompts.items():
-        processor.add_inputs_to_inference_session(session, frame_idx=frame, obj_ids=1,
-                                                  input_points=[[points]], input_labels=[[labels]])
+    for frame, given in prompts.items():
+        if isinstance(given, np.ndarray):
+            processor.add_inputs_to_inference_session(session, frame_idx=frame, obj_ids=1, input_masks=given)
+        else:
+            processor.add_inputs_to_inference_session(session, frame_idx=frame, obj_ids=1,
+                                                      input_points=[[given[0]]], input_labels=[[given[1]]])
         sam_model(inference_session=session, frame_idx=frame)
     masks = {}
     for reverse in (False, True):
@@ -76,6 +79,18 @@ def test_two_prompted_frames_equal_transformers(tracker, sam_model, video):
     session.prompt(30, Prompt(points=((60, 30), (10, 60)), labels=(1, 0)))
     mine = {s.frame: s.mask for s in run(session, start=5)}
     assert sorted(mine) == list(range(40)) and all(np.array_equal(mine[f], reference[f]) for f in range(40))
+
+
+def test_a_mask_prompt_equals_transformers(tracker, sam_model, video):
+    """A track's own mask on a frame, carried on from there by SAM 2."""
+    mask = np.zeros(video.shape[1:3], bool)
+    mask[20:40, 15:35] = True  # the red square on frame 10
+    reference = reference_masks(sam_model, video, {10: mask}, 10)
+    session = tracker.session(video)
+    given = session.prompt(10, Prompt(mask=mask))
+    assert given.mask.sum() > 0.8 * mask.sum()  # SAM 2 takes it as the mask (resized to 128 and back)
+    mine = {s.frame: s.mask for s in run(session)}
+    assert all(np.array_equal(mine[f], reference[f]) for f in range(40))
 
 
 def test_one_direction(tracker, video):
@@ -165,6 +180,9 @@ def test_prepare_then_click_equals_click(tracker, video):
     (Prompt(points=((float("nan"), 10),), labels=(1,)), "(x, y) in pixels"),
     (Prompt(box=(200, 200, 300, 300)), "covers no pixel"),
     (Prompt(points=((1, 1),) * 65, labels=(1,) * 65), "at most 64"),
+    (Prompt(mask=np.ones((10, 10), bool)), "the mask is 10x10, the frame 96x72"),
+    (Prompt(mask=np.zeros((72, 96), bool)), "the mask is empty"),
+    (Prompt(points=((10, 10),), labels=(1,), mask=np.ones((72, 96), bool)), "a mask prompt stands alone"),
 ])
 def test_bad_prompts_get_a_sentence(tracker, video, prompt, words):
     with pytest.raises(PromptError, match=None) as e:
