@@ -95,10 +95,13 @@ def bench_click(tracker, args) -> dict:
     points = [(cx, cy), (cx + 40, cy + 20), (cx - 60, cy + 50), (cx + 10, cy + 80), (cx + 90, cy - 10)]
     refine = [timed(lambda n=n: session.prompt(30, Prompt(points=tuple(points[:n]), labels=(1,) * n)), dev)[0]
               for n in range(1, 6)]
-    for _ in session.propagate(start=30, direction="forward"):
-        if _.frame >= 36:
+    # Corrections as a person makes them: one click, a short track, then a click on a tracked frame.
+    fresh = tracker.session(frames)
+    fresh.prompt(30, Prompt.click(cx, cy))
+    for step in fresh.propagate(start=30, direction="forward"):
+        if step.frame >= 36:
             break
-    correction = [timed(lambda i=i: session.prompt(i, Prompt.click(cx + 5, cy)), dev)[0] for i in (33, 34, 35)]
+    correction = [timed(lambda i=i: fresh.prompt(i, Prompt.click(cx + 5, cy)), dev)[0] for i in (33, 34, 35)]
     return {"first": first, "prepare": prepare, "refine": refine, "correction": correction}
 
 
@@ -222,7 +225,7 @@ def main():
         print("| click to mask | median s | all (s) |\n|---|---|---|")
         for key, what in (("first", "first click on a frame not seen yet (image encoder included)"),
                           ("refine", "clicks on a prepared frame (1 to 5 points)"),
-                          ("correction", "correction click on a tracked frame")):
+                          ("correction", "correction click on a tracked frame (1 to 3 prompted frames before)")):
             print(f"| {what} | {median(c[key]):.3f} | {', '.join(f'{x:.3f}' for x in c[key])} |")
         print(f"| preparing a frame (`prepare`, once per frame) | {c['prepare']:.3f} | |\n")
     if "propagate" in args.parts:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from clipvis.weights import WeightsUnavailable, _check_network, offline
 
-# SAM 2.1 Hiera-Tiny: on this project's CPU it ran a frame in about the time of
-# Hiera-Small (the image encoder dominates and both share its first stages), and
-# is 15% smaller; see docs/PROMPT.md and `bench/bench_prompt.py --sizes`.
+# SAM 2.1 Hiera-Tiny: measured in turns with Hiera-Small (random weights, 480p, this project's CPU),
+# a click on a new frame took 28% less time (its image encoder has 4 blocks fewer); a tracked frame took
+# about the same, its time being the memory attention both share. See docs/PROMPT.md.
 DEFAULT_SAM_MODEL = "facebook/sam2.1-hiera-tiny"
 SAM_MODEL_ENV = "CLIPVIS_SAM_MODEL"
 KNOWN_SAM_MODELS = ("facebook/sam2.1-hiera-tiny", "facebook/sam2.1-hiera-small",
@@ -86,7 +87,8 @@ def fetch_sam_model(name: str | None = None, *, cache_dir: str | os.PathLike | N
     if offline():
         raise SamModelUnavailable(f"The SAM 2 model {name} is not in the Hugging Face cache and downloads "
                                   f"are off. {how}")
-    _check_network_or_explain("huggingface.co", how)
+    from huggingface_hub import constants
+    _check_network_or_explain(name, urlparse(constants.ENDPOINT).hostname or "huggingface.co", how)
     try:
         path = snapshot_download(name, cache_dir=cache, allow_patterns=DOWNLOAD_PATTERNS, tqdm_class=tqdm_class)
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
@@ -95,11 +97,11 @@ def fetch_sam_model(name: str | None = None, *, cache_dir: str | os.PathLike | N
     return _checked_folder(Path(path), name)
 
 
-def _check_network_or_explain(host: str, how: str):
+def _check_network_or_explain(name: str, host: str, how: str):
     try:
         _check_network(host, how)
     except WeightsUnavailable as e:
-        raise SamModelUnavailable(f"The SAM 2 model is not in the Hugging Face cache and {e}") from None
+        raise SamModelUnavailable(f"The SAM 2 model {name} is not in the Hugging Face cache and {e}") from None
 
 
 def _checked_folder(folder: Path, name: str) -> Path:

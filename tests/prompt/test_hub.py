@@ -49,6 +49,22 @@ def test_offline_with_an_empty_cache_names_the_repository_and_where_to_put_it(tm
         assert words in message
 
 
+def test_no_network_names_the_repository_too(tmp_path, monkeypatch):
+    import clipvis.prompt.hub as hub
+    from clipvis.weights import WeightsUnavailable
+
+    def no_network(host, how):
+        raise WeightsUnavailable(f"no network to reach {host} (unreachable). {how}")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("CLIPVIS_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "_check_network", no_network)  # the test never reaches for the network
+    with pytest.raises(SamModelUnavailable) as e:
+        fetch_sam_model("facebook/sam2.1-hiera-small", cache_dir=tmp_path)
+    assert "facebook/sam2.1-hiera-small is not in the Hugging Face cache and no network" in str(e.value)
+    assert str(tmp_path) in str(e.value) and "--sam-model" in str(e.value)
+
+
 def test_loads_from_the_hub_cache_through_the_real_path(tmp_path, sam_model, tracker):
     cache = hub_cache(tmp_path, sam_model)
     assert fetch_sam_model(REPO, cache_dir=cache) == cache / f"models--{REPO.replace('/', '--')}" / "snapshots" / COMMIT
