@@ -11,11 +11,17 @@ Two spellings of synonyms exist:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
 
 
 class VocabularyError(ValueError):
     """A vocabulary that cannot be used (empty, malformed, unknown name)."""
+
+
+DEFAULT_SUPERCATEGORY = "object"  # a category's supercategory where the vocabulary names none
 
 
 @dataclass(frozen=True)
@@ -26,10 +32,37 @@ class VocabClass:
     name: str
     synonyms: tuple[str, ...]
     partition: int | None = None  # LV-VIS: 0/1 base, 2/3 novel
+    supercategory: str | None = None  # COCO's, where the list has one
 
     def __post_init__(self):
         if not self.synonyms or any(not s.strip() for s in self.synonyms):
             raise VocabularyError(f"class {self.name!r} has an empty synonym")
+
+    @property
+    def spelled(self) -> str:
+        """The class as a user types it: synonyms joined by `|`."""
+        return "|".join(self.synonyms) if self.synonyms != (self.name,) else self.name
+
+    def to_json(self) -> dict:
+        item = {"id": self.id, "name": self.name, "synonyms": list(self.synonyms)}
+        if self.partition is not None:
+            item["partition"] = self.partition
+        if self.supercategory is not None:
+            item["supercategory"] = self.supercategory
+        return item
+
+    def category_json(self) -> dict:
+        """The YTVIS `categories` entry: id, name, supercategory (+ partition for LV-VIS)."""
+        out = {"id": self.id, "name": self.name, "supercategory": self.supercategory or DEFAULT_SUPERCATEGORY}
+        if self.partition is not None:
+            out["partition"] = self.partition
+        return out
+
+
+def same_class_key(text: str) -> str:
+    """How two spellings are compared for near duplicates: case-folded, runs of
+    whitespace as one space ("Traffic  Light" == "traffic light")."""
+    return " ".join(text.casefold().split())
 
 
 @dataclass(frozen=True)
@@ -44,6 +77,7 @@ class Vocabulary:
         ids = [c.id for c in self.classes]
         if len(set(ids)) != len(ids):
             raise VocabularyError("the vocabulary has duplicate class ids")
+        _refuse_near_duplicates(self.classes)
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -65,6 +99,50 @@ class Vocabulary:
             if c.id == category_id:
                 return i
         raise KeyError(category_id)
+
+    def find(self, spelling: str) -> VocabClass | None:
+        """The class that `spelling` names (its name or a synonym, compared as
+        near duplicates are), or None."""
+        key = same_class_key(spelling)
+        for c in self.classes:
+            if key in {same_class_key(s) for s in (c.name, *c.synonyms)}:
+                return c
+        return None
+
+    def with_class(self, spelling: str) -> tuple["Vocabulary", int]:
+        """(this vocabulary with the class `spelling` added, its id).
+
+        `spelling` is typed text for one class (`bike|bicycle`). A class the
+        vocabulary already has (its first name matches a name or synonym) is
+        not added again: the vocabulary comes back unchanged, with that class's
+        id. A new class gets the next free id and goes last; one that shares a
+        synonym with a different class is refused (VocabularyError naming both).
+        """
+        syns = tuple(dict.fromkeys(s.strip() for s in str(spelling).split("|") if s.strip()))
+        if not syns:
+            raise VocabularyError("type a class name")
+        known = self.find(syns[0])
+        if known is not None:
+            return self, known.id
+        new = VocabClass(id=max(self.ids) + 1, name=syns[0], synonyms=syns)
+        return replace(self, classes=self.classes + (new,), meta=dict(self.meta)), new.id
+
+    def to_json(self) -> dict:
+        """Our file format (FORMAT_TAG): `Vocabulary.from_json` and `load_vocabulary` read it back unchanged."""
+        return {"format": FORMAT_TAG, "name": self.name, "classes": [c.to_json() for c in self.classes]}
+
+    @classmethod
+    def from_json(cls, obj, *, name: str = "custom", source: str = "vocabulary") -> "Vocabulary":
+        """Our format, a list of names, or a list of {id, name[, partition, supercategory]}
+        (the benchmarks' category lists); VocabularyError says what is wrong."""
+        return _from_json(obj, name, source)
+
+    def categories(self, used=None) -> list:
+        """YTVIS `categories` (clipvis.formats.Category): every class, or only those
+        whose ids are in `used`, with the vocabulary's own ids (never renumbered)."""
+        from clipvis.formats.ytvis import Category
+
+        return [Category.from_json(c.category_json()) for c in self.classes if used is None or c.id in used]
 
     @classmethod
     def from_names(cls, names, *, name: str = "custom", ids=None) -> "Vocabulary":
@@ -89,6 +167,20 @@ class Vocabulary:
         return cls(classes=classes, name=name)
 
 
+def _refuse_near_duplicates(classes) -> None:
+    """Two classes that share a spelling would each get every instance of it,
+    written twice under two ids: refuse, naming both."""
+    owner: dict[str, VocabClass] = {}
+    for c in classes:
+        for spelling in dict.fromkeys((c.name, *c.synonyms)):
+            key = same_class_key(spelling)
+            other = owner.setdefault(key, c)
+            if other is not c:
+                raise VocabularyError(
+                    f"{other.spelled!r} and {c.spelled!r} are the same class: both say {spelling!r} once case "
+                    "and spaces are ignored. Keep one, or make them one class with synonyms, e.g. 'bike|bicycle'")
+
+
 def split_official_synonyms(name: str) -> list[str]:
     # The official code does name.replace(", ", ",").split(","), verbatim otherwise.
     return name.replace(", ", ",").split(",")
@@ -96,11 +188,12 @@ def split_official_synonyms(name: str) -> list[str]:
 
 def parse_vocabulary_text(text: str) -> Vocabulary:
     """Parse what a user types: classes separated by commas or new lines,
-    synonyms of one class joined by `|` ("person, bike|bicycle")."""
+    synonyms of one class joined by `|` ("person, bike|bicycle"). A class typed
+    twice (also as "person, PERSON") is refused, naming both."""
     lists = []
     for line in text.replace(",", "\n").splitlines():
-        syns = [s.strip() for s in line.split("|") if s.strip()]
-        if syns and syns not in lists:
+        syns = list(dict.fromkeys(s.strip() for s in line.split("|") if s.strip()))
+        if syns:
             lists.append(syns)
     if not lists:
         raise VocabularyError("the vocabulary is empty: type at least one class, e.g. 'person, dog'")
@@ -110,33 +203,33 @@ def parse_vocabulary_text(text: str) -> Vocabulary:
 # ---------------------------------------------------------------------------
 # Named vocabularies and vocabulary files (the data layer).
 #
-# The shipped lists live in assets/vocabularies/<name>.json, in one format
-# (FORMAT_TAG, described in assets/vocabularies/README.md). They are found
-# relative to this package, never in ../shared, so an installed copy works.
-
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
+# The shipped lists are package data, clipvis/vocabularies/<name>.json, in one
+# format (FORMAT_TAG, described in clipvis/vocabularies/README.md), read with
+# importlib.resources so that an installed copy (wheel, zip) finds them too.
 
 FORMAT_TAG = "clipvis-vocabulary/1"
-VOCABULARY_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocabularies"
 # Spellings users type for the shipped lists -> file stem.
 _ALIASES = {"ytvis_2019": "ytvis2019", "ytvis19": "ytvis2019", "ytvis_2021": "ytvis2021",
             "ytvis21": "ytvis2021", "lv-vis": "lvvis", "lv_vis": "lvvis"}
 
 
+def _shipped():
+    return resources.files("clipvis") / "vocabularies"
+
+
 def list_vocabularies() -> list[str]:
-    """Names accepted by load_vocabulary: lvvis, ytvis2019, ytvis2021, ovis, burst, coco."""
-    return sorted(p.stem for p in VOCABULARY_DIR.glob("*.json"))
+    """Names accepted by load_vocabulary: burst, coco, lvvis, ovis, ytvis2019, ytvis2021."""
+    return sorted(p.name[: -len(".json")] for p in _shipped().iterdir() if p.name.endswith(".json"))
 
 
 def load_vocabulary(spec) -> Vocabulary:
     """What a user names, in this order:
     - a shipped name: `lvvis`, `ytvis2019`, `ytvis2021`, `ovis`, `burst`, `coco`;
     - a file: .json (our format {"classes": [...]}, a list of names, or a list
-      of {id, name[, partition]} objects like the benchmarks' category lists),
-      or text, one class per line, synonyms joined by `|` (a comma inside a
-      line also separates synonyms, the official convention; blank lines and
-      `#` comments are skipped);
+      of {id, name[, partition, supercategory]} objects like the benchmarks'
+      category lists), or text, one class per line, synonyms joined by `|` (a
+      comma inside a line also separates synonyms, the official convention;
+      blank lines and `#` comments are skipped);
     - otherwise typed text, as `parse_vocabulary_text`: "person, bike|bicycle".
     A string that looks like a path (has / or ends in .json/.txt) but names no
     file is an error rather than a class called "notes.txt".
@@ -145,9 +238,9 @@ def load_vocabulary(spec) -> Vocabulary:
         return spec
     text = str(spec).strip()
     key = _ALIASES.get(text.lower(), text.lower())
-    named = VOCABULARY_DIR / f"{key}.json"
-    if key and "/" not in key and "\\" not in key and named.is_file():
-        return _from_json(json.loads(named.read_text(encoding="utf-8")), key, str(named))
+    if key in list_vocabularies():
+        content = (_shipped() / f"{key}.json").read_text(encoding="utf-8")
+        return _from_json(json.loads(content), key, f"shipped vocabulary {key}")
     path = Path(text)
     if text and path.is_file():
         return _from_file(path)
@@ -201,7 +294,17 @@ def parse_vocabulary_file(text: str, *, name: str = "custom", source: str = "tex
     if not lists:
         raise VocabularyError(f"{source}: the vocabulary is empty: write one class per line, e.g. 'person' "
                               "or 'bike|bicycle'")
-    return _with_meta(Vocabulary.from_synonym_lists(lists, name=name), source)
+    try:
+        return _with_meta(Vocabulary.from_synonym_lists(lists, name=name), source)
+    except VocabularyError as err:
+        raise VocabularyError(f"{source}: {err}") from None
+
+
+def _optional(e: dict, key: str, kind, source: str):
+    value = e.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise VocabularyError(f"{source}: class {e['name']!r} has a {key} of the wrong type: {value!r}")
+    return value
 
 
 def _from_json(obj, name: str, source: str) -> Vocabulary:
@@ -229,7 +332,9 @@ def _from_json(obj, name: str, source: str) -> Vocabulary:
         cid = e.get("id", i + 1)
         if not isinstance(cid, int) or isinstance(cid, bool):
             raise VocabularyError(f"{source}: class {e['name']!r} has a non-integer id {cid!r}")
-        classes.append(VocabClass(id=cid, name=e["name"], synonyms=tuple(syns), partition=e.get("partition")))
+        classes.append(VocabClass(id=cid, name=e["name"], synonyms=tuple(syns),
+                                  partition=_optional(e, "partition", int, source),
+                                  supercategory=_optional(e, "supercategory", str, source)))
     try:
         return _with_meta(Vocabulary(classes=tuple(classes), name=name), source)
     except VocabularyError as err:
@@ -239,20 +344,3 @@ def _from_json(obj, name: str, source: str) -> Vocabulary:
 def _with_meta(vocab: Vocabulary, source: str) -> Vocabulary:
     vocab.meta["source"] = source
     return vocab
-
-
-def vocabulary_to_json(vocab: Vocabulary) -> dict:
-    """Our file format; `load_vocabulary` reads it back unchanged."""
-    classes = []
-    for c in vocab.classes:
-        item = {"id": c.id, "name": c.name, "synonyms": list(c.synonyms)}
-        if c.partition is not None:
-            item["partition"] = c.partition
-        classes.append(item)
-    return {"format": FORMAT_TAG, "name": vocab.name, "classes": classes}
-
-
-def vocabulary_categories(vocab: Vocabulary) -> list[dict]:
-    """YTVIS `categories` for a dataset file: id, name (+ partition for LV-VIS)."""
-    return [{"id": c.id, "name": c.name, **({} if c.partition is None else {"partition": c.partition})}
-            for c in vocab.classes]

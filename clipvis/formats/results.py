@@ -1,7 +1,9 @@
 """YouTube-VIS results form, as the YTVIS and LV-VIS evaluation servers take it.
 
-A JSON list of `{video_id, category_id, score, segmentations}`, one compressed
-RLE or null per frame. The form has no ids and no sizes, so reading it needs
+A JSON list of `{video_id, category_id, score, segmentations, bboxes}`, one
+compressed RLE (and `[x, y, w, h]` box) or null per frame. `bboxes` is optional
+to readers (the official `loadRes` computes missing boxes; converters such as
+SAM 3's need them), and always written. The form has no ids and no sizes, so reading it needs
 the videos it refers to (their sizes and lengths are what it is checked
 against); entries get ids 1..N in file order, as the official `loadRes` does.
 """
@@ -41,8 +43,9 @@ def results_to_json(annotations, *, default_score: float | None = None) -> list[
         if score is None:
             raise YTVISError(f"annotation {a.id} (video {a.video_id}) has no score; "
                              "the results form needs one (pass default_score)")
-        out.append({"video_id": a.video_id, "category_id": a.category_id,
-                    "score": float(score), "segmentations": list(a.segmentations)})
+        out.append({"video_id": a.video_id, "category_id": a.category_id, "score": float(score),
+                    "segmentations": list(a.segmentations),
+                    "bboxes": list(a.bboxes) if a.bboxes is not None else a.computed_bboxes()})
     return out
 
 

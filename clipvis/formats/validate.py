@@ -127,6 +127,12 @@ def _check_per_frame(values, n, ok, what, where, field, at):
             where.fail(f"must be {what} or null, got {x!r}", field=field, frame=f, **at)
 
 
+def _check_bboxes(raw, n, where, at):
+    if "bboxes" in raw:
+        _check_per_frame(raw["bboxes"], n, lambda b: isinstance(b, list) and len(b) == 4
+                         and all(is_number(x) for x in b), "[x, y, w, h]", where, "bboxes", at)
+
+
 def _check_ids(raw, videos, categories, where, at):
     for k in ("video_id", "category_id"):
         if not is_int(raw[k]):
@@ -158,9 +164,7 @@ def check_annotation(raw, index: int, videos: dict, categories: dict, where: Whe
     if "areas" in raw:
         _check_per_frame(raw["areas"], n, lambda x: is_number(x) and x >= 0, "a non-negative number",
                          where, "areas", at)
-    if "bboxes" in raw:
-        _check_per_frame(raw["bboxes"], n, lambda b: isinstance(b, list) and len(b) == 4
-                         and all(is_number(x) for x in b), "[x, y, w, h]", where, "bboxes", at)
+    _check_bboxes(raw, n, where, at)
     crowd = raw.get("iscrowd", 0)
     if crowd not in (0, 1):
         where.fail(f"must be 0 or 1, got {crowd!r}", field="iscrowd", **at)
@@ -178,6 +182,8 @@ def check_result(raw, index: int, videos: dict, categories: dict | None, where: 
     _require(raw, ("video_id", "category_id", "score", "segmentations"), where, **at)
     at["video"] = raw["video_id"]
     _check_ids(raw, videos, categories, where, at)
-    segs = check_segmentations(raw["segmentations"], videos[raw["video_id"]], where, at)
+    video = videos[raw["video_id"]]
+    segs = check_segmentations(raw["segmentations"], video, where, at)
+    _check_bboxes(raw, len(video["file_names"]), where, at)
     return {"id": index + 1, "video_id": raw["video_id"], "category_id": raw["category_id"],
-            "segmentations": segs, "score": float(raw["score"])}
+            "segmentations": segs, "score": float(raw["score"]), "bboxes": raw.get("bboxes")}

@@ -4,7 +4,8 @@ The in-memory model the UI and the batch labeller build on. Field names and
 types follow the official YTVIS files exactly, so what `write_dataset` writes
 loads unchanged in the official `YTVOS` API and in COCO-style video loaders.
 Masks are held as compressed RLE with str counts (see `rle.py`), `None` on
-frames where an instance is absent.
+frames where an instance is absent or its mask is empty; what this package
+writes has `null` there in `segmentations`, `areas` and `bboxes` alike.
 """
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ class Annotation:
 
     @classmethod
     def from_masks(cls, *, id: int, video_id: int, category_id: int, masks, score=None) -> "Annotation":
-        """masks: per frame an (H, W) bool array or None (absent)."""
-        segs = [None if m is None else mask_to_rle(m) for m in masks]
+        """masks: per frame an (H, W) bool array, or None where absent. An empty
+        mask is absent too: null segmentation, area and box, as everywhere."""
+        segs = [None if m is None or not np.any(m) else mask_to_rle(m) for m in masks]
         return cls(id=id, video_id=video_id, category_id=category_id, segmentations=segs, score=score)
 
     def mask(self, frame: int) -> np.ndarray | None:
@@ -130,6 +132,17 @@ class YTVISDataset:
     annotations: list[Annotation] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     licenses: list = field(default_factory=list)
+
+    def __post_init__(self):
+        # Plain dicts as a file holds them are taken (checked as a reader checks them); anything
+        # else fails here, not later when the dataset is written.
+        self.videos = [Video.from_json(v) if isinstance(v, dict) else v for v in self.videos]
+        self.categories = [Category.from_json(c) if isinstance(c, dict) else c for c in self.categories]
+        for name, kind in (("videos", Video), ("categories", Category), ("annotations", Annotation)):
+            bad = [x for x in getattr(self, name) if not isinstance(x, kind)]
+            if bad:
+                raise TypeError(f"YTVISDataset {name} must be {kind.__name__} objects (or their JSON dicts), "
+                                f"got {type(bad[0]).__name__}")
 
     def video(self, video_id: int) -> Video:
         for v in self.videos:

@@ -32,7 +32,8 @@ class VideoJob:
 
     kind: "file" (video file or zip of frames, opened by the data layer),
     "folder" (a folder of frames) or "list" (frames listed by a JSON).
-    prefix: the folder part of the output `file_names` ("<prefix>/<frame>").
+    prefix: the folder part of the output `file_names` ("<prefix>/<frame>"): a
+      video file's relative path (extension included), a frame folder's relative path.
     """
 
     key: str
@@ -60,7 +61,7 @@ def discover_videos(path, *, frames_root=None) -> tuple[list[VideoJob], str]:
         jobs = _from_ytvis_json(path, frames_root)
         return jobs, f"{path}: YouTube-VIS JSON, {len(jobs)} videos (frames under {jobs[0].path})"
     if frames_root is not None:
-        raise ValueError("--frames-root only applies when --videos is a YouTube-VIS JSON")
+        raise ValueError("frames_root (--frames-root) only applies when videos (--videos) is a YouTube-VIS JSON")
     if path.is_file():
         if path.suffix.lower() not in CONTAINER_EXTENSIONS:
             raise ValueError(f"{path}: give a folder of videos, a JPEGImages/ folder, a YouTube-VIS JSON, "
@@ -105,9 +106,9 @@ def _from_folder(root: Path) -> list[VideoJob]:
 
 
 def _file_job(path: Path, rel: str, video_id: int) -> VideoJob:
-    prefix = str(PurePosixPath(rel).with_suffix(""))
+    # Its frames' folder is its relative path, extension included: unique in any folder (frames.py).
     return VideoJob(key=stable_key(f"file:{rel}"), video_id=video_id, name=rel, kind="file",
-                    path=str(path), prefix=prefix)
+                    path=str(path), prefix=rel)
 
 
 def _from_ytvis_json(path: Path, frames_root) -> list[VideoJob]:
@@ -119,7 +120,7 @@ def _from_ytvis_json(path: Path, frames_root) -> list[VideoJob]:
         raise ValueError(f"{path}: the 'videos' list is empty")
     root = Path(frames_root) if frames_root is not None else _find_frames_root(path, videos[0]["file_names"][0])
     if not root.is_dir():
-        raise FileNotFoundError(f"--frames-root {root}: no such folder")
+        raise FileNotFoundError(f"frames_root (--frames-root) {root}: no such folder")
     jobs = []
     for v in videos:
         names = tuple(v["file_names"])
@@ -142,4 +143,4 @@ def _find_frames_root(json_path: Path, first_frame: str) -> Path:
             return root
     tried = ", ".join(str(c) for c in dict.fromkeys(candidates))
     raise FileNotFoundError(f"{json_path}: cannot find its frames (looked for {first_frame} under {tried}); "
-                            "pass --frames-root, the folder its file_names are relative to")
+                            "pass frames_root (--frames-root), the folder its file_names are relative to")

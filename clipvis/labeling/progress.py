@@ -34,8 +34,11 @@ class LabelProgress:
 
     def update(self, progress):
         """A predictor Progress callback: frames done in the current video."""
-        self.inner.update(progress.frames_done - self.inner.n)
-        self.outer.update(self._start + progress.frames_done - self.outer.n)
+        self.advance(progress.frames_done)
+
+    def advance(self, frames_done: int):
+        self.inner.update(frames_done - self.inner.n)
+        self.outer.update(self._start + frames_done - self.outer.n)
 
     def end_video(self, num_frames: int):
         """num_frames: the count the outer total was made of (an estimate may differ from what decoded)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from clipvis.labeling.discover import VideoJob
+from clipvis.labeling.frames import frame_name
 from clipvis.video import Selection, VideoSource, open_frames, open_video
 
 
@@ -16,12 +17,14 @@ def open_job(job: VideoJob, *, stride: int = 1, max_frames: int | None = None) -
 
 
 def output_file_names(job: VideoJob, source: VideoSource) -> list[str]:
-    """YTVIS `file_names` of the frames the source yields: a JSON's own names,
-    else `<prefix>/<frame>`, where a video file's frames are named
-    `<relative path without extension>/00000.jpg` by their source index."""
+    """YTVIS `file_names` of the frames the source yields: a JSON's own names;
+    for a video file `<its relative path>/<frame index>.jpg`, where label writes
+    them (frames.py); for a frame folder `<prefix>/<its file name>`."""
     names = source.file_names
     if job.kind == "list":
         return names
+    if job.kind == "file":
+        return [f"{job.prefix}/{frame_name(source.source_index(i))}" for i in range(len(names))]
     return [f"{job.prefix}/{PurePosixPath(n).name}" for n in names]
 
 

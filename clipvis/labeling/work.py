@@ -49,7 +49,7 @@ class WorkFolder:
         run_file = self.root / RUN_FILE
         if self.root.is_dir() and not run_file.exists() and any(self.root.iterdir()):
             raise WorkFolderError(f"{self.root} exists and is not a label work folder (it has no {RUN_FILE}); "
-                                  "give another --work-dir")
+                                  "give another work_dir (--work-dir)")
         if run_file.exists():
             old = self._read_settings(run_file)
             if restart:
@@ -60,7 +60,7 @@ class WorkFolder:
                 shown = "; ".join(f"{k}: {old.get(k)!r} then, {settings.get(k)!r} now" for k in changed[:4])
                 raise WorkFolderError(
                     f"{self.root} holds labels made with other settings ({shown}). Rerun with the same "
-                    "settings to resume, pass --restart to discard those labels, or give another --work-dir")
+                    "settings to resume, restart (--restart) to discard those labels, or give another work_dir (--work-dir)")
         write_json(run_file, {"format": RUN_FORMAT, "settings": settings}, indent=2)
         # A kill during a write leaves its hidden temporary file; no process writes now (ranks wait
         # for the plan), so whatever is left is such debris.
@@ -75,7 +75,7 @@ class WorkFolder:
                 raise ValueError("unknown format")
         except (ValueError, OSError, AttributeError) as e:
             raise WorkFolderError(f"{run_file}: not a label work folder's settings ({e}); "
-                                  "give another --work-dir") from None
+                                  "give another work_dir (--work-dir)") from None
         return obj["settings"]
 
     def is_done(self, key: str) -> bool:
@@ -84,7 +84,10 @@ class WorkFolder:
     def save_done(self, key: str, *, name: str, dataset: YTVISDataset, rank: int = 0, note: str | None = None):
         write_json(self.done_path(key), {"format": VIDEO_FORMAT, "name": name, "rank": rank, "note": note,
                                          "dataset": dataset.to_json()})
-        self.failed_path(key).unlink(missing_ok=True)  # an earlier failure is history now
+        self.clear_failed(key)  # an earlier failure is history now
+
+    def clear_failed(self, key: str):
+        self.failed_path(key).unlink(missing_ok=True)
 
     def save_failed(self, key: str, *, name: str, reason: str, rank: int = 0):
         write_json(self.failed_path(key), {"name": name, "rank": rank, "reason": reason})

@@ -61,13 +61,34 @@ def test_results_round_trip_and_conversion(tmp_path):
     ds = two_videos()
     path = write_results(tmp_path / "results.json", ds, default_score=1.0)
     raw = json.loads(path.read_text())
-    assert [set(r) for r in raw] == [{"video_id", "category_id", "score", "segmentations"}] * 3
+    assert [set(r) for r in raw] == [{"video_id", "category_id", "score", "segmentations", "bboxes"}] * 3
     assert [r["score"] for r in raw] == [0.9, 1.0, 0.4]
+    assert raw[0]["bboxes"] == [[2.0, 2.0, 7.0, 6.0], None, [0.0, 0.0, 30.0, 20.0]]  # null where absent
     res = read_results(path, videos=ds, categories=ds.categories)
+    assert [a.bboxes for a in res] == [r["bboxes"] for r in raw]
     assert [a.id for a in res] == [1, 2, 3]  # ids as the official loadRes gives them
     assert [a.segmentations for a in res] == [a.segmentations for a in ds.annotations]
     back = results_to_dataset(res, videos=ds.videos, categories=ds.categories)
     assert dataset_to_results(back) == raw
+
+
+def test_an_empty_mask_is_an_absent_frame_everywhere(tmp_path):
+    empty = np.zeros((20, 30), bool)
+    ds = dataset([(20, 30, 3)], [(1, 1, [box(20, 30, 2, 2, 8, 9), empty, None], 0.5)])
+    a = ds.annotations[0]
+    assert a.segmentations[1] is None and a.segmentations[2] is None
+    raw = json.loads(write_dataset(tmp_path / "d.json", ds).read_text())["annotations"][0]
+    assert raw["segmentations"][1:] == raw["areas"][1:] == raw["bboxes"][1:] == [None, None]
+    res = json.loads(write_results(tmp_path / "r.json", ds).read_text())[0]
+    assert res["segmentations"][1:] == res["bboxes"][1:] == [None, None]
+
+
+def test_results_boxes_are_checked_when_read(tmp_path):
+    raw = json.loads(write_results(tmp_path / "r.json", two_videos(), default_score=1.0).read_text())
+    raw[0]["bboxes"][0] = [1, 2, 3]
+    (tmp_path / "bad.json").write_text(json.dumps(raw))
+    with pytest.raises(YTVISError, match=r"result #0, field 'bboxes'\[0\]: must be \[x, y, w, h\] or null"):
+        read_results(tmp_path / "bad.json", videos=two_videos())
 
 
 def test_video_entry_from_an_opened_video(avi):
@@ -211,5 +232,17 @@ def test_export_import_gives_identical_masks_ids_and_classes(tmp_path_factory, c
         for a, (_, _, masks, score) in zip(got, spec):
             assert a.score == pytest.approx(score)
             for f, m in enumerate(masks):
-                assert (a.mask(f) is None) if m is None else np.array_equal(a.mask(f), m)
+                # An empty mask is an absent frame (the one rule); any other comes back exactly.
+                assert (a.mask(f) is None) if m is None or not m.any() else np.array_equal(a.mask(f), m)
     assert [a.id for a in back.annotations] == list(range(1, len(spec) + 1))
+
+
+def test_a_dataset_takes_parts_as_objects_or_json_dicts_and_refuses_others(tmp_path):
+    ds = two_videos()
+    from_dicts = YTVISDataset(videos=[v.to_json() for v in ds.videos], categories=[c.to_json() for c in ds.categories],
+                              annotations=ds.annotations)
+    assert from_dicts.to_json() == ds.to_json()
+    with pytest.raises(TypeError, match="annotations must be Annotation objects"):
+        YTVISDataset(videos=ds.videos, categories=ds.categories, annotations=[{"id": 1}])
+    with pytest.raises(TypeError, match="categories must be Category objects .* got str"):
+        YTVISDataset(videos=ds.videos, categories=["person"])

@@ -19,7 +19,7 @@ def test_folder_of_videos_is_searched_recursively_in_natural_order(tmp_path):
     jobs, description = discover_videos(tmp_path)
     assert [j.name for j in jobs] == ["a.avi", "b/clip2.avi", "b/clip10.avi"]
     assert [j.video_id for j in jobs] == [1, 2, 3]
-    assert [j.prefix for j in jobs] == ["a", "b/clip2", "b/clip10"]
+    assert [j.prefix for j in jobs] == ["a.avi", "b/clip2.avi", "b/clip10.avi"]  # extension kept: unique
     assert "3 video files" in description
 
 
@@ -50,7 +50,7 @@ def test_video_file_frames_get_synthetic_names(tmp_path):
     write_avi(tmp_path / "clip.avi", moving_squares_video(5, 32, 48))
     jobs, _ = discover_videos(tmp_path)
     source = open_job(jobs[0], stride=2)
-    assert output_file_names(jobs[0], source) == ["clip/00000.jpg", "clip/00002.jpg", "clip/00004.jpg"]
+    assert output_file_names(jobs[0], source) == ["clip.avi/00000.jpg", "clip.avi/00002.jpg", "clip.avi/00004.jpg"]
     assert count_frames(jobs[0], stride=2) == 3
 
 

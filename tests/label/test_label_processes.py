@@ -21,6 +21,12 @@ def _label(video_folder, model_flags, out, *extra):
                          *model_flags, *extra)
 
 
+def _frames(out) -> dict:
+    """{relative path: bytes} of the frames a run wrote (JPEGImages/ next to its output)."""
+    root = out.parent / "JPEGImages"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def _finished(work):
     folder = work / "videos"
     return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
@@ -37,6 +43,8 @@ def uninterrupted(video_folder, model_flags, cli_env, tmp_path_factory):
 def test_uninterrupted_run_writes_valid_json(uninterrupted):
     obj = json.loads(uninterrupted.read_text())
     assert len(obj["videos"]) == 4 and obj["annotations"]
+    frames = _frames(uninterrupted)
+    assert sorted(frames) == sorted(n for v in obj["videos"] for n in v["file_names"])  # all, and only those
     assert {a["category_id"] for a in obj["annotations"]} <= {1, 2, 3}
     assert "date" not in json.dumps(obj["info"])
 
@@ -61,6 +69,8 @@ def test_kill_in_the_middle_then_rerun_gives_the_same_bytes(uninterrupted, video
     assert rerun.returncode == 0, rerun.stderr
     assert f"({4 - done_before} done now, {done_before} skipped" in rerun.stderr
     assert out.read_bytes() == uninterrupted.read_bytes()
+    assert _frames(out) == _frames(uninterrupted)  # frames included, byte for byte
+    assert not [p for p in (out.parent / "JPEGImages").rglob(".*")]  # no temporary file left behind
 
 
 def test_torchrun_two_cpu_ranks_equal_one_process(uninterrupted, video_folder, model_flags, cli_env, tmp_path):
@@ -74,3 +84,4 @@ def test_torchrun_two_cpu_ranks_equal_one_process(uninterrupted, video_folder, m
     ranks = {json.loads(p.read_text())["rank"] for p in _finished(tmp_path / "labels.json.work")}
     assert ranks == {0, 1}  # both ranks labelled their shard
     assert out.read_bytes() == uninterrupted.read_bytes()
+    assert _frames(out) == _frames(uninterrupted)

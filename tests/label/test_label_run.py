@@ -40,7 +40,7 @@ def test_dataset_output_is_the_engines_result_with_vocabulary_ids(tiny_predictor
     assert [c.id for c in ds.categories] == [5, 11, 42]
     assert [(v.id, v.length, v.extra["name"]) for v in ds.videos] == [
         (k + 1, 6 + k, f"clip{k}.avi") for k in range(4)]
-    assert ds.videos[0].file_names[:2] == ["clip0/00000.jpg", "clip0/00001.jpg"]
+    assert ds.videos[0].file_names[:2] == ["clip0.avi/00000.jpg", "clip0.avi/00001.jpg"]
     assert [a.id for a in ds.annotations] == list(range(1, len(ds.annotations) + 1))
     assert summary.instances == len(ds.annotations) > 0
 
@@ -92,7 +92,7 @@ def test_threshold_and_results_form_reuse_the_labels(tiny_predictor, video_folde
 
     summary = label_dataset(videos=video_folder, vocabulary=VOCAB, out=tmp_path / "results.json",
                             make_predictor=no_model, work_dir=tmp_path / "labels.json.work", log=lambda t: None,
-                            options=LabelOptions(progress=False, score_threshold=threshold,
+                            options=LabelOptions(progress=False, min_score=threshold,
                                                  output_format="results"))
     assert summary.skipped and not summary.done
     results = read_results(tmp_path / "results.json", videos=ds.videos, categories=ds.categories)
@@ -184,7 +184,8 @@ def test_a_video_file_that_ends_early_keeps_its_frames_a_frame_folder_fails(tiny
     jobs, _ = discover_videos(video_folder)
     monkeypatch.setattr(one_video, "open_job", lambda job, **kw: _cut_after(open_job(job, **kw), 3))
     labels = label_video(tiny_predictor, jobs[0], VOCAB)
-    assert labels.dataset.videos[0].file_names == ["clip0/00000.jpg", "clip0/00001.jpg", "clip0/00002.jpg"]
+    assert labels.dataset.videos[0].file_names == ["clip0.avi/00000.jpg", "clip0.avi/00001.jpg",
+                                                   "clip0.avi/00002.jpg"]
     assert "after 3 of 6 frames" in labels.note
     assert all(len(a.segmentations) == 3 for a in labels.dataset.annotations)
 

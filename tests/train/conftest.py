@@ -65,5 +65,5 @@ def mask_ap(weights, clip_config, gt_json: Path) -> dict:
     results = []
     for v in gt.videos:
         frames = [np.asarray(Image.open(gt_json.parent / "JPEGImages" / f).convert("RGB")) for f in v.file_names]
-        results += predictor.predict(frames, vocab).to_results_json(v.id)
+        results += predictor.predict(frames, vocab).to_results(v.id)
     return evaluate(gt, results)

@@ -1,6 +1,6 @@
-"""One-off: turn the benchmark category lists into assets/vocabularies/<name>.json.
+"""One-off: turn the benchmark category lists into clipvis/vocabularies/<name>.json.
 
-    python assets/vocabularies/make_vocabularies.py ../shared/vocab
+    python clipvis/vocabularies/make_vocabularies.py ../shared/vocab
 
 Run from the repository root. See README.md beside this file for the format.
 """
@@ -27,12 +27,35 @@ SOURCES = {
 }
 
 
+# COCO's own supercategories (its instances files list one per category); the
+# source list has names and ids only. The other benchmarks name none.
+COCO_SUPERCATEGORIES = {
+    "person": ["person"],
+    "vehicle": ["bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"],
+    "outdoor": ["traffic light", "fire hydrant", "stop sign", "parking meter", "bench"],
+    "animal": ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"],
+    "accessory": ["backpack", "umbrella", "handbag", "tie", "suitcase"],
+    "sports": ["frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
+               "skateboard", "surfboard", "tennis racket"],
+    "kitchen": ["bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl"],
+    "food": ["banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake"],
+    "furniture": ["chair", "couch", "potted plant", "bed", "dining table", "toilet"],
+    "electronic": ["tv", "laptop", "mouse", "remote", "keyboard", "cell phone"],
+    "appliance": ["microwave", "oven", "toaster", "sink", "refrigerator"],
+    "indoor": ["book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush"],
+}
+SUPERCATEGORIES = {"coco": {n: sup for sup, names in COCO_SUPERCATEGORIES.items() for n in names}}
+
+
 def convert(entries: list, name: str, source: str) -> dict:
     classes = []
+    supers = SUPERCATEGORIES.get(name)
     for e in entries:
         c = {"id": int(e["id"]), "name": e["name"], "synonyms": split_official_synonyms(e["name"])}
         if "partition" in e:
             c["partition"] = int(e["partition"])
+        if supers is not None:
+            c["supercategory"] = supers[e["name"]]  # KeyError: a class the table lacks
         if "synonyms" in e:  # BURST: LVIS synonyms, kept for reference only
             c["lvis_synonyms"] = list(e["synonyms"])
         classes.append(c)
