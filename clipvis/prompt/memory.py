@@ -28,7 +28,12 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from transformers import Sam2VideoInferenceSession
+
+try:
+    from transformers import Sam2VideoInferenceSession
+except ImportError as e:  # the package's other parts do not need it
+    raise ImportError("clipvis.prompt needs transformers' SAM 2 (transformers 5.24, as requirements.txt pins): "
+                      "pip install transformers==5.24.0") from e
 
 # Outputs a later frame reads from a tracked frame (see the docstring).
 MEMORY_KEYS = frozenset({"maskmem_features", "maskmem_pos_enc", "object_pointer", "object_score_logits"})
