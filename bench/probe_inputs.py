@@ -170,7 +170,10 @@ from app.model_service import ModelService
 from app.callbacks import files
 args = parse_args(["--model", "demo", "--workdir", {workdir!r}])
 studio = Studio(config=StudioConfig.from_args(args), service=ModelService.from_args(args))
-""", "files.load_video(studio, 'b' * 32, path, None, None, 1, 0, 480, progress=lambda *a, **k: None).get('message')"),
+import html, re
+def shown(markdown):  # what the page shows: the message's Markdown escapes rendered
+    return html.unescape(re.sub(r"\\\\(.)", r"\\1", str(markdown)))
+""", "shown(files.load_video(studio, 'b' * 32, path, None, None, 1, 0, 480, progress=lambda *a, **k: None).get('message'))"),
 }
 
 
