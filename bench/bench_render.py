@@ -26,6 +26,7 @@ from app.session.frames import display_size  # noqa: E402
 from app.viewer.overlays import Geometry, display_mask, mask_png, render_overlay  # noqa: E402
 from bench.viewer_clip import _masks  # noqa: E402
 from clipvis.formats.rle import mask_to_rle, rle_to_mask  # noqa: E402
+from clipvis.formats.overlay import draw_overlay  # noqa: E402
 
 
 def masks_at(n: int, w: int, h: int) -> list[dict]:
@@ -62,11 +63,16 @@ def main():
                                                                    dtype=np.uint8), (0, 0), 3)
         jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
         png, _ = render_overlay(decoded(rles), geo)
+        full_frame = cv2.resize(frame, (w, h))
+        full_masks = [m for _, m in decoded(rles)]
+        labels = [f"object {k} 0.87" for k in range(args.instances)]
         rows += [
             (size, f"overlay: decode the masks → label map → outlines → palette PNG ({len(png) // 1024} kB)",
              median_ms(lambda: render_overlay(decoded(rles), geo), args.repeats)),
             (size, "selected instance's mask (decode, resize, PNG)",
              median_ms(lambda: mask_png(display_mask(rle_to_mask(rles[3]), geo)), args.repeats)),
+            (size, "review video / export frame: draw_overlay at full size, with labels",
+             median_ms(lambda: draw_overlay(full_frame, full_masks, labels=labels), args.repeats)),
             (size, f"browser side, for scale: decode the {len(jpeg) // 1024} kB display JPEG",
              median_ms(lambda: cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), args.repeats)),
         ]

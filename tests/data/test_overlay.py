@@ -1,7 +1,6 @@
 """Overlay drawing (fast, exact colours) and the review video."""
 from __future__ import annotations
 
-import time
 
 import av
 import numpy as np
@@ -45,19 +44,20 @@ def test_wrong_mask_size():
         draw_overlay(np.zeros((10, 12, 3), np.uint8), [np.zeros((5, 5), bool)])
 
 
-def test_720p_with_20_instances_is_fast():
+def test_720p_with_20_instances_colours_every_instance():
+    # Speed of this case is measured in bench/bench_render.py (draw_overlay row), not here.
     rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    frame = np.full((720, 1280, 3), 128, np.uint8)
     yy, xx = np.mgrid[:720, :1280]
-    masks = [(yy - rng.integers(60, 660)) ** 2 + (xx - rng.integers(60, 1220)) ** 2 < rng.integers(30, 200) ** 2
-             for _ in range(20)]
-    labels = [f"object {k} 0.87" for k in range(20)]
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        draw_overlay(frame, masks, labels=labels)
-        times.append(time.perf_counter() - t)
-    assert sorted(times)[2] < 0.1, f"median {sorted(times)[2] * 1000:.0f} ms"
+    masks = [(yy - 80 - 140 * (k // 5)) ** 2 + (xx - 120 - 250 * (k % 5)) ** 2 < rng.integers(30, 60) ** 2
+             for k in range(20)]
+    out = draw_overlay(frame, masks, labels=[f"object {k} 0.87" for k in range(20)])
+    assert out.shape == frame.shape
+    for m in masks:  # every instance's interior is tinted; outside every mask stays as it was
+        assert (out[m] != frame[m]).any(axis=1).mean() > 0.9
+    outside = ~np.any(masks, axis=0)
+    outside[:40] = False  # label boxes may be drawn above a mask
+    assert (out[outside] == frame[outside]).all(axis=1).mean() > 0.9
 
 
 def _codec(path):
