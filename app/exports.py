@@ -64,8 +64,8 @@ class Snapshot:
                      extra={"name": Path(self.meta.original_name).stem or "video", "fps": self.meta.fps})
 
     def categories(self) -> list[Category]:
-        return [Category(id=c.id, name=c.name, extra={} if c.partition is None else {"partition": c.partition})
-                for c in self.vocabulary.classes]
+        # Every class with its own id, partition and supercategory ("object" where none is known).
+        return self.vocabulary.categories()
 
     def annotation(self, track: Track, *, studio_fields: bool = True) -> Annotation:
         return Annotation(id=track.id, video_id=1, category_id=track.category_id,

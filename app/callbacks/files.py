@@ -171,7 +171,7 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         stride = max(1, int(stride or 1))
         limit = int(max_frames) if max_frames else None
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
-                                 min_size=int(min_size or 480), limits=studio.config.limits,
+                                 min_size=int(min_size or studio.service.config.min_size), limits=studio.config.limits,
                                  progress=lambda d, n: progress((d, n), desc="decoding frames"))
     except USER_ERRORS as e:
         # The decoder names the file it opened: the user's copy in the session folder, or the upload.

@@ -6,7 +6,7 @@ import time
 import gradio as gr
 
 from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUnavailable, parse_vocabulary_text
-from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_vocabulary
+from clipvis.vocab import VocabularyError, list_vocabularies, load_vocabulary
 
 from app.callbacks.files import USER_ERRORS
 from app.callbacks.view import changed, folded_ask, tab
@@ -34,11 +34,12 @@ def build_vocabulary(text: str, standard: str | None) -> Vocabulary:
         return typed
     if typed is None:
         return std
-    classes, known = list(std.classes), {c.name.lower() for c in std.classes}
+    # A typed class the standard one has (by a name or synonym) is not added twice; one that
+    # shares a synonym with a different class is refused, naming both (VocabularyError).
+    vocab = std
     for c in typed.classes:
-        if c.name.lower() not in known:
-            classes.append(VocabClass(id=max(x.id for x in classes) + 1, name=c.name, synonyms=c.synonyms))
-    return Vocabulary(classes=tuple(classes), name=f"{std.name}+typed")
+        vocab, _ = vocab.with_class("|".join(c.synonyms))
+    return Vocabulary(classes=vocab.classes, name=f"{std.name}+typed")
 
 
 def input_size(value) -> int:

@@ -71,7 +71,8 @@ def _import_dataset(state: TrackSet, meta: SessionMeta, ds: YTVISDataset, source
     # Keep the synonyms of classes the session already knows by name.
     known = {c.name.lower(): c.synonyms for c in state.vocabulary.classes}
     vocab = Vocabulary(classes=tuple(VocabClass(id=c.id, name=c.name, synonyms=known.get(c.name.lower(), (c.name,)),
-                                                partition=c.partition) for c in ds.categories), name="imported")
+                                                partition=c.partition, supercategory=_text_or_none(c.extra.get("supercategory")))
+                               for c in ds.categories), name="imported")
     ours = ds.info.get("studio_session") == meta.id
     p = Proposal({}, "")
     tracks = []
@@ -114,3 +115,8 @@ def _import_results(state: TrackSet, obj: list, source: str) -> Proposal:
     out = replace_all(state, tracks, vocab, f"Import {len(tracks)} tracks (results form)", masks=p.masks)
     out.notes = [f"imported {len(tracks)} tracks"] + notes
     return out
+
+
+def _text_or_none(value):
+    """A category's supercategory as the vocabulary keeps it: text, or none (not a number or a list)."""
+    return value if isinstance(value, str) and value.strip() else None

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clipvis.config import InferenceConfig
 from clipvis import Vocabulary
 
 from app.messages import for_user, in_folder
@@ -71,7 +72,7 @@ class Session:
     # ---- creating, resuming, closing ------------------------------------------------
     @classmethod
     def create(cls, root: Path, browser_id: str, upload: list[Path], original_name: str, *, stride: int = 1,
-               max_frames: int | None = None, min_size: int = 480, limits: Limits = Limits(),
+               max_frames: int | None = None, min_size: int = InferenceConfig().min_size, limits: Limits = Limits(),
                progress=None) -> "Session":
         """A new session from an upload; nothing of it stays on disk if it fails."""
         sid = uuid.uuid4().hex

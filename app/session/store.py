@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clipvis.config import InferenceConfig
 from app.session.db import FILE, Database
 from app.session.edits import Edit, TrackChange
 from app.session.frames import safe_id
@@ -57,7 +58,7 @@ class SessionMeta:
     source: str  # path of the upload relative to the session folder
     stride: int = 1
     max_frames: int | None = None
-    min_size: int = 480  # model input's shortest edge
+    min_size: int = InferenceConfig().min_size  # model input's shortest edge
     fps: float = 0.0
     num_frames: int = 0
     height: int = 0  # full-size frames

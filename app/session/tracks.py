@@ -21,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from clipvis.vocab import VocabClass, Vocabulary
+from clipvis.vocab import Vocabulary
 
 ORIGINS = ("model", "promoted", "imported", "split")
 ABSENT = 0
@@ -177,29 +177,19 @@ class TrackSet:
         return np.zeros(self.num_frames, np.int64)
 
 
-# ---- vocabulary as JSON (with synonyms, which a YTVIS category list lacks) ----
+# ---- vocabulary as stored in a session: the library's own JSON format ----
+# (It keeps synonyms, LV-VIS partitions and supercategories, which a YTVIS category list lacks.)
 
 def vocabulary_to_dict(vocab: Vocabulary) -> dict:
-    return {"name": vocab.name, "classes": [
-        {"id": c.id, "name": c.name, "synonyms": list(c.synonyms),
-         **({} if c.partition is None else {"partition": c.partition})} for c in vocab.classes]}
+    return vocab.to_json()
 
 
 def vocabulary_from_dict(obj: dict) -> Vocabulary:
-    classes = tuple(VocabClass(id=int(c["id"]), name=str(c["name"]), synonyms=tuple(c["synonyms"]),
-                               partition=c.get("partition")) for c in obj["classes"])
-    return Vocabulary(classes=classes, name=obj.get("name", "custom"))
+    return Vocabulary.from_json(obj, source="the session's vocabulary")
 
 
 def add_class(vocab: Vocabulary, name: str) -> tuple[Vocabulary, int]:
     """The vocabulary with a class called `name` (added at the end with a new
-    id if missing) and that class's id. `a|b` gives synonyms."""
-    syns = tuple(s.strip() for s in name.split("|") if s.strip())
-    if not syns:
-        raise ValueError("type a class name")
-    for c in vocab.classes:
-        if c.name.lower() == syns[0].lower():
-            return vocab, c.id
-    new_id = max(vocab.ids, default=0) + 1
-    cls = VocabClass(id=new_id, name=syns[0], synonyms=syns)
-    return Vocabulary(classes=vocab.classes + (cls,), name=vocab.name), new_id
+    id if missing) and that class's id. `a|b` gives synonyms; a class that
+    shares a name with another is refused (VocabularyError, a ValueError, naming both)."""
+    return vocab.with_class(name)

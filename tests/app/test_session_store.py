@@ -152,3 +152,30 @@ def test_import_and_correct_with_no_model_at_all(tmp_path, tracked, video_file):
     fresh.relabel(2, "square")
     assert fresh.state.class_name(fresh.state.get(2).category_id) == "square"
     assert fresh.analysis is None
+
+
+def test_supercategories_survive_the_session_export_and_import(tmp_path, session, video_file):
+    """The session keeps the library's vocabulary format: a class's supercategory is
+    stored, reopened from disk, exported, and read back by an import."""
+    from app import exports
+    from app.session.imports import import_annotations
+    from clipvis.vocab import Vocabulary
+    from tests.app.conftest import add_tracks, squares_masks
+
+    add_tracks(session, squares_masks())
+    vocab = Vocabulary.from_json([{"id": 1, "name": "square", "supercategory": "shape"}, {"id": 2, "name": "blob"}])
+    session.commit(replace_vocabulary(session.state, vocab))
+    reopened = Session.open(tmp_path / "work", BROWSER, session.meta.id)
+    assert [c.supercategory for c in reopened.state.vocabulary.classes] == ["shape", None]
+    path, _ = exports.export(reopened, "dataset")
+    categories = json.loads(path.read_text())["categories"]
+    assert [(c["name"], c["supercategory"]) for c in categories] == [("square", "shape"), ("blob", "object")]
+    fresh = Session.create(tmp_path / "w2", BROWSER, [video_file], "again.mp4")
+    fresh.commit(import_annotations(fresh.state, fresh.meta, json.loads(path.read_text()), source="x.json"))
+    assert [c.supercategory for c in fresh.state.vocabulary.classes] == ["shape", "object"]
+
+
+def replace_vocabulary(state, vocab):
+    from app.session.operations import Proposal
+
+    return Proposal({}, "new vocabulary", vocabulary=vocab)
