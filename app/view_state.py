@@ -26,7 +26,6 @@ class ViewState:
     frame: int = 0
     selected: int | None = None  # track id
     revision: int = 0
-    job: object = None  # app.run_job.RunJob this tab started and follows
 
     def with_(self, **changes) -> "ViewState":
         return replace(self, **changes)

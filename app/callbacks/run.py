@@ -49,9 +49,9 @@ def input_size(value) -> int:
 
 def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size):
     """Queue a run and stream its place in the queue, then its progress (a generator).
-    The job is the document's (any tab sees its tracks once it ends); the tab
-    that started it follows it (view.job). The last update holds the new
-    tracks, or says why there are none."""
+    The job is the document's (session.job: any tab sees its tracks once it
+    ends, and any tab's Cancel stops it); this generator follows it for the tab
+    that started it. The last update holds the new tracks, or says why there are none."""
     if view is None or view.session is None:
         yield problem("load a video first, then type the classes and press Run")
         return
@@ -69,13 +69,15 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
     job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
                  vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs)
     session.job = job.start()
-    view = view.with_(job=job)
+    # No "view" in these updates: the tab keeps editing while the run works, and each
+    # edit's answer updates the tab's view; putting back the one from before the run
+    # would undo its selection and revision (then Undo is refused as stale).
     while job.running:
-        yield {"view": view, "run_status": job.status_html()}
+        yield {"run_status": job.status_html()}
         job.done.wait(POLL_SECONDS)
     if job.error:
         text = md(for_user(job.error))
-        yield {"view": view, "run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
+        yield {"run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
         return
     yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
            **changed(studio, view, md(job.message) + " Change the classes and press **Re-label** to ask again "

@@ -317,3 +317,36 @@ def test_a_clip_one_frame_short_of_its_header_runs(studio, tmp_path):
     assert session.meta.num_frames == 8
     assert "Run:" in plain(last["message"]), last
     assert session.analysis.num_frames == 8
+
+
+def test_undo_works_in_the_tab_that_runs_the_model(studio, ran, monkeypatch):
+    """The run's progress updates never put back the tab's view from before the
+    run: an edit made meanwhile, then Undo, both apply (as Gradio would apply
+    each update's "view" to the tab's state)."""
+    import threading
+
+    from clipvis import Cancelled
+
+    gate = threading.Event()
+
+    def busy(spec, frames, **kwargs):  # a model pass that lasts until the test lets it end
+        gate.wait(60)
+        raise Cancelled("cancelled")
+
+    monkeypatch.setattr(studio.service, "analyse", busy)
+    state = ran.job_view
+    updates = run.run(studio, state, "red square", None, "default", "", 64)
+    state = next(updates).get("view", state)
+    hide = edit.toggle_hidden(studio, state, {"frame": 2, "selected": min(ran.state.tracks)})
+    assert "Saved" in plain(hide["message"]), hide["message"]
+    state = hide["view"]
+    for _ in range(3):  # progress while the pass works
+        state = next(updates).get("view", state)
+    undo = edit.undo(studio, state, {"frame": 2})
+    assert plain(undo["message"]).startswith("Undid"), undo["message"]
+    state = undo["view"]
+    gate.set()
+    for update in updates:
+        state = update.get("view", state)
+    assert not ran.state.get(min(ran.state.tracks)).hidden
+    assert plain(edit.redo(studio, state, {"frame": 2})["message"]).startswith("Redid")
