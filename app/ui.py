@@ -28,6 +28,7 @@ from app.config import browser_secret
 from app.model_service import CUSTOM, DEFAULT
 from app.view_state import ViewState
 from app.viewer.component import StudioViewer
+from app.widgets import ClampedSlider
 from app.viewer.routes import viewer_routes
 
 CSS = (Path(__file__).resolve().parent / "static" / "studio.css").read_text(encoding="utf-8")
@@ -114,8 +115,8 @@ def _load_panel(c):
                 c["example"] = gr.Dropdown(files.examples(), label="Bundled example", value=None, elem_id="example")
         c["probe"] = gr.Markdown(elem_id="probe", latex_delimiters=[])
         with gr.Row():
-            c["stride"] = gr.Number(1, label="Stride", precision=0, minimum=1, info="every n-th frame")
-            c["max_frames"] = gr.Number(0, label="Max frames", precision=0, minimum=0, info="0: all")
+            c["stride"] = gr.Number(1, label="Stride", precision=0, info="every n-th frame")
+            c["max_frames"] = gr.Number(0, label="Max frames", precision=0, info="0: all")
         c["load_btn"] = gr.Button("Load video", variant="primary", elem_id="load")
         c["video_info"] = gr.Markdown(elem_id="video-info", latex_delimiters=[])
         with gr.Accordion("Sessions (resume your work)", open=True):
@@ -159,21 +160,21 @@ def _tools_panel(c):
                                            elem_id="relabel-text", max_lines=1)
             c["relabel_btn"] = gr.Button("Relabel", size="sm", scale=1, min_width=80, elem_id="relabel")
         with gr.Row(elem_classes="tool-row"):
-            c["range_start"] = gr.Number(label="From frame", precision=0, minimum=0, elem_id="range-start",
+            c["range_start"] = gr.Number(label="From frame", precision=0, elem_id="range-start",
                                          min_width=70)
-            c["range_end"] = gr.Number(label="To frame", precision=0, minimum=0, elem_id="range-end", min_width=70)
+            c["range_end"] = gr.Number(label="To frame", precision=0, elem_id="range-end", min_width=70)
             c["delete_range_btn"] = gr.Button("Delete these frames", size="sm", elem_id="delete-range",
                                               min_width=90)
         with gr.Row(elem_classes="tool-row"):
-            c["copy_n"] = gr.Number(5, label="Copy this frame's mask to the next … frames", precision=0, minimum=1,
+            c["copy_n"] = gr.Number(5, label="Copy this frame's mask to the next … frames", precision=0,
                                     scale=2, elem_id="copy-n")
             c["copy_btn"] = gr.Button("Copy forward", size="sm", scale=1, min_width=90, elem_id="copy-forward")
         with gr.Row(elem_classes="tool-row"):
             c["undo"] = gr.Button("↶ Undo (Ctrl+Z)", size="sm", interactive=False, elem_id="undo")
             c["redo"] = gr.Button("↷ Redo", size="sm", interactive=False, elem_id="redo")
         c["history"] = gr.Markdown(elem_id="history", latex_delimiters=[])
-        c["threshold"] = gr.Slider(0, 1, value=0, step=0.01, elem_id="threshold",
-                                   label="Score threshold (hides weaker instances; deletes nothing)")
+        c["threshold"] = ClampedSlider(0, 1, value=0, step=0.01, elem_id="threshold", buttons=[],
+                                       label="Score threshold (hides weaker instances; deletes nothing)")
         with gr.Accordion("Recover objects the model dropped", open=False):
             c["candidates_btn"] = gr.Button("Show dropped objects (low-score query tracks)", size="sm")
             c["candidates"] = gr.Dropdown([], label="Query tracks the engine kept")

@@ -169,7 +169,7 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
     try:
         _check_quota(studio, browser, paths)
         stride = max(1, int(stride or 1))
-        limit = int(max_frames) if max_frames else None
+        limit = int(max_frames) if max_frames and max_frames > 0 else None  # 0 or less: all
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
                                  min_size=int(min_size or studio.service.config.min_size), limits=studio.config.limits,
                                  progress=lambda d, n: progress((d, n), desc="decoding frames"))

@@ -120,3 +120,16 @@ def test_runs_wait_their_turn_show_their_place_and_leave_when_cancelled(tracked)
     for j in jobs:
         assert j.done.wait(30)
     assert service.started == ["run0", "run2"]  # the withdrawn run never reached the model
+
+
+def test_numbers_out_of_range_reach_the_handler_not_gradios_error(demo):
+    """Gradio raises (a red toast) on a value out of a component's bounds before any
+    handler runs: the studio's number boxes have none (their handlers check and say
+    what is wrong), and the threshold slider clamps what is typed to its range."""
+    numbers = [b for b in demo.blocks.values() if isinstance(b, gr.Number)]
+    assert numbers
+    for number in numbers:
+        assert number.preprocess(-5) == -5 and number.preprocess(10**6) == 10**6, number.label
+    threshold = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "threshold")
+    assert threshold.get_block_name() == "slider" and threshold.get_config()["buttons"] == []
+    assert (threshold.preprocess(2), threshold.preprocess(-1), threshold.preprocess(0.285)) == (1, 0, 0.285)
