@@ -28,7 +28,7 @@ from app.config import browser_secret
 from app.model_service import CUSTOM, DEFAULT
 from app.view_state import ViewState
 from app.viewer.component import StudioViewer
-from app.widgets import ClampedSlider
+from app.widgets import clamped_slider
 from app.viewer.routes import viewer_routes
 
 CSS = (Path(__file__).resolve().parent / "static" / "studio.css").read_text(encoding="utf-8")
@@ -83,6 +83,7 @@ def build_demo(studio) -> gr.Blocks:
                                        secret=browser_secret(studio.config.workdir))
         # This tab's view (selection, frame, its run); the session inside is shared with other tabs.
         c["view"] = gr.State(ViewState())
+        c["delete_pending"] = gr.State(None)  # the session this tab asked to delete, awaiting the second press
         with gr.Row(elem_id="studio-head", equal_height=False):
             gr.Markdown("**CLIP-VIS Studio**<br>press **?** for the keys", elem_id="title")
             _load_panel(c)
@@ -173,7 +174,7 @@ def _tools_panel(c):
             c["undo"] = gr.Button("↶ Undo (Ctrl+Z)", size="sm", interactive=False, elem_id="undo")
             c["redo"] = gr.Button("↷ Redo", size="sm", interactive=False, elem_id="redo")
         c["history"] = gr.Markdown(elem_id="history", latex_delimiters=[])
-        c["threshold"] = ClampedSlider(0, 1, value=0, step=0.01, elem_id="threshold", buttons=[],
+        c["threshold"] = clamped_slider(0, 1, value=0, step=0.01, elem_id="threshold",
                                        label="Score threshold (hides weaker instances; deletes nothing)")
         with gr.Accordion("Recover objects the model dropped", open=False):
             c["candidates_btn"] = gr.Button("Show dropped objects (low-score query tracks)", size="sm")
@@ -218,8 +219,12 @@ def _events(demo, c, studio):
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
     w(c["resume_btn"].click, p(files.resume, studio), [c["browser"], c["sessions"]], loaded, **io)
-    w(c["delete_session_btn"].click, p(files.delete_session, studio), [c["browser"], c["sessions"], T],
-      ["view", "viewer", "sessions", "message", *view.TOOLS], **io)
+    w(c["delete_session_btn"].click, p(files.delete_session, studio),
+      [c["browser"], c["sessions"], T, c["delete_pending"]],
+      ["view", "viewer", "sessions", "message", "delete_pending", "delete_session_btn", "video_info", "load_acc",
+       *view.TOOLS], **io)
+    # Picking another session withdraws a pending delete (the button asks again).
+    w(c["sessions"].change, files.withdraw_delete, [], ["delete_pending", "delete_session_btn"], **fast)
     w(c["import_btn"].click, p(files.import_json, studio), [T, V, c["import_file"]], changed + ["ask_acc"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.

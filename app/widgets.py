@@ -8,18 +8,25 @@ typed into its box to the slider's range, which is what the slider then shows.
 """
 from __future__ import annotations
 
+import types
+
 import gradio as gr
 
 
-class ClampedSlider(gr.Slider):
-    """A gr.Slider (same browser component) that clamps out-of-range input."""
+def clamped_slider(minimum: float, maximum: float, **kwargs) -> gr.Slider:
+    """A gr.Slider whose out-of-range input is clamped instead of refused.
 
-    def get_block_name(self) -> str:
-        return "slider"
+    The instance's preprocess is replaced rather than subclassing: a Component
+    subclass makes Gradio write a type stub next to this file at import."""
+    slider = gr.Slider(minimum, maximum, buttons=[], **kwargs)  # no reset button: it did not fire `input`
+    plain = slider.preprocess
 
     def preprocess(self, payload):
         try:
             payload = min(max(float(payload), self.minimum), self.maximum)
         except (TypeError, ValueError):
             payload = self.minimum
-        return super().preprocess(payload)
+        return plain(payload)
+
+    slider.preprocess = types.MethodType(preprocess, slider)
+    return slider

@@ -16,6 +16,7 @@ import gradio as gr
 
 from clipvis.formats import YTVISError
 from clipvis.video import VideoDecodeError, open_video
+from clipvis.video.frames import natural_key
 
 from app import exports
 from app.callbacks import view as view_
@@ -165,7 +166,7 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         paths = [EXAMPLES_DIR / example]
     else:
         return problem("upload a video (or a zip or folder of frames), or pick an example")
-    name = paths[0].name if len(paths) == 1 else f"{paths[0].parent.name or 'frames'} ({len(paths)} frames)"
+    name = paths[0].name if len(paths) == 1 else frames_name(paths)
     try:
         _check_quota(studio, browser, paths)
         stride = max(1, int(stride or 1))
@@ -194,25 +195,48 @@ def resume(studio, browser, session_id) -> dict:
                    f"tracks, {len(session.undo_stack)} undoable edits.{md(notes)}")
 
 
-def delete_session(studio, browser, session_id, view: ViewState | None = None) -> dict:
-    """Remove a session and every file of it. A tab showing it is left with no session."""
+def frames_name(paths) -> str:
+    """A session's name for a folder of frames. The browser sends the files without
+    their folder (each lands in an upload folder named by a hash, which is no name for
+    a user), so the first and last file name it: `frames f00000–f00011`."""
+    ordered = sorted((Path(p).stem for p in paths), key=natural_key)
+    return f"frames {ordered[0]}–{ordered[-1]}"
+
+
+DELETE_LABEL = "Delete session and its files"
+
+
+def withdraw_delete() -> dict:
+    return {"delete_pending": None, "delete_session_btn": gr.update(value=DELETE_LABEL)}
+
+
+def delete_session(studio, browser, session_id, view: ViewState | None = None, pending=None) -> dict:
+    """Remove a session and every file of it, on the second press (the first asks).
+    A tab showing it is left with no session."""
     browser = browser_id(browser)
     if not session_id:
-        return problem("pick the session to delete under Sessions")
+        return {**problem("pick the session to delete under Sessions"), **withdraw_delete()}
     folder = store.session_dir(studio.config.workdir, browser, session_id)
     if not folder.is_dir():
-        return problem("that session no longer exists")
+        return {**problem("that session no longer exists"), **withdraw_delete()}
     name = (store.summary(folder) or {}).get("name", "the session")
+    if pending != session_id:
+        return {"delete_pending": session_id,
+                "delete_session_btn": gr.update(value=f"Press again to delete {name}"),
+                "message": f"Delete **{md(name)}** with its edits and exports? This cannot be undone: press "
+                           "the red button again to delete it, or pick another session to keep it."}
     OPEN.forget(folder)
     try:
         store.remove_folder(folder)
     except OSError as e:
-        return problem(f"could not delete {name}: {e}")
+        return {**problem(f"could not delete {name}: {e}"), **withdraw_delete()}
     choices = session_choices(studio, browser)
-    out = {"sessions": gr.update(choices=choices, value=choices[0][1] if choices else None),
-           "message": f"Deleted {name} and all its files."}
+    # Nothing preselected: a second press must not delete another session.
+    out = {"sessions": gr.update(choices=choices, value=None), **withdraw_delete(),
+           "message": f"Deleted {md(name)} and all its files."}
     if view is not None and view.session is not None and view.session.folder == folder:
-        out.update({"view": ViewState(browser=browser), "viewer": dict(EMPTY), **tools(None)})
+        out.update({"view": ViewState(browser=browser), "viewer": dict(EMPTY), **tools(None),
+                    "video_info": "", "load_acc": gr.update(open=True, label="1 · Load")})
     return out
 
 

@@ -98,11 +98,17 @@ def test_deleting_a_session_removes_all_its_files(tmp_path, video_file):
     (session.analyses.folder / "run-1.safetensors").write_bytes(b"x" * 100)
     (session.folder / "exports" / "dataset").mkdir(parents=True)
     other = load(studio, video_file)["view"].session
-    out = files.delete_session(studio, BROWSER, session.meta.id, loaded["view"])
+    asked = files.delete_session(studio, BROWSER, session.meta.id, loaded["view"])  # the first press asks
+    assert session.folder.exists() and asked["delete_pending"] == session.meta.id
+    assert "press the red button again" in plain(asked["message"])
+    assert "Deleted" not in plain(files.delete_session(studio, BROWSER, other.meta.id, loaded["view"],
+                                                       session.meta.id)["message"])  # another session: asks
+    out = files.delete_session(studio, BROWSER, session.meta.id, loaded["view"], asked["delete_pending"])
     assert not session.folder.exists() and other.folder.exists()
     assert [sid for _, sid in out["sessions"]["choices"]] == [other.meta.id]
-    assert out["view"].session is None  # the tab that showed it shows nothing
-    assert "Deleted my ..video.mp4" in out["message"]
+    assert out["sessions"]["value"] is None  # nothing preselected for a second press to delete
+    assert out["view"].session is None and out["video_info"] == ""  # the tab that showed it shows nothing
+    assert "Deleted my ..video.mp4" in plain(out["message"]) and out["delete_pending"] is None
     assert "no longer exists" in files.resume(studio, BROWSER, session.meta.id)["message"]
 
 
@@ -187,3 +193,19 @@ def test_an_unwritable_workdir_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_bytes", refuse)
     with pytest.raises(WorkdirError, match="is not writable"):
         prepare_workdir(parse_args(["--workdir", str(tmp_path)]))
+
+
+def test_a_folder_of_frames_is_named_by_its_files_not_the_upload_folder(tmp_path):
+    import cv2
+    import numpy as np
+
+    upload = tmp_path / ("a3" * 32)  # as Gradio stores a browser's files: a folder named by a hash
+    upload.mkdir()
+    for t in (2, 10, 1):
+        cv2.imwrite(str(upload / f"img{t}.jpg"), np.full((24, 32, 3), 20 * t, np.uint8))
+    (tmp_path / "work").mkdir()
+    studio = studio_at(tmp_path / "work")
+    out = files.load_video(studio, BROWSER, None, [str(p) for p in upload.iterdir()], None, 1, 0, 64,
+                           progress=lambda *a, **k: None)
+    assert out["view"].session.meta.original_name == "frames img1–img10"
+    assert "a3a3" not in plain(out["message"]) + plain(out["video_info"])
