@@ -247,7 +247,7 @@ def _events(demo, c, studio):
       concurrency_id="run-progress")
     w(c["cancel_btn"].click, run.cancel, [T], ["message"], **fast)
     w(c["requery_btn"].click, p(run.requery, studio), [T, V, c["vocab_text"], c["vocab_std"]],
-      changed + ["run_status"], concurrency_limit=2, concurrency_id="classify")
+      changed + ["run_status", "ask_acc"], concurrency_limit=2, concurrency_id="classify")
     w(c["candidates_btn"].click, p(run.candidates, studio), [T], ["candidates", "message"],
       concurrency_limit=2, concurrency_id="classify")
     w(c["promote_btn"].click, p(run.promote, studio), [T, V, c["candidates"]], changed,

@@ -121,16 +121,19 @@ def requery(studio, view, value, vocab_text, vocab_std) -> dict:
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
     try:
-        result = studio.service.classify(session.model, stored.analysis, vocab)
-        edit, notes = session.requery(result, meta_changes={"vocab_text": vocab_text or "",
-                                                            "vocab_std": vocab_std or ""})
+        result = studio.service.classify(session.model, stored.analysis, asked)  # the model's tracks: asked only
+        edit, notes = session.requery(result, vocabulary=vocab, meta_changes={"vocab_text": vocab_text or "",
+                                                                              "vocab_std": vocab_std or ""})
     except MODEL_ERRORS as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
-    kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""
+    kept_txt = (f" Hand-set label(s) kept, not used to classify the model's tracks: {', '.join(kept)}."
+                if kept else "")
     msg = (f"⚡ Re-labelled in {took * 1000:.0f} ms from the stored CLIP features, without re-running the video: "
            f"{'; '.join(notes)}.{kept_txt} Undo reverts it.")
-    return {**changed(studio, tab(view, value), md(msg)), "run_status": f"<div class='run-status ok'>{html_text(msg)}</div>"}
+    ask = folded_ask(session)  # its one-line header says what was asked now; left open, as the user had it
+    return {**changed(studio, tab(view, value), md(msg)), "run_status": f"<div class='run-status ok'>{html_text(msg)}</div>",
+            "ask_acc": gr.update(label=ask["label"])}
 
 
 def candidates(studio, view) -> dict:

@@ -108,9 +108,14 @@ def vocabulary_for_requery(asked: Vocabulary, state: TrackSet) -> tuple[Vocabula
     return Vocabulary(classes=tuple(classes), name=asked.name), kept
 
 
-def requery(state: TrackSet, result: VideoResult, *, run: int, nonempty: np.ndarray) -> Proposal:
-    """Re-label from `result` (run `run`'s stored analysis classified with the new vocabulary)."""
-    vocab = result.vocabulary
+def requery(state: TrackSet, result: VideoResult, *, run: int, nonempty: np.ndarray,
+            vocabulary: Vocabulary | None = None) -> Proposal:
+    """Re-label from `result` (run `run`'s stored analysis classified with the asked vocabulary).
+
+    `vocabulary` is the session's vocabulary afterwards: the asked classes (with their ids) plus
+    those only hand labels keep (vocabulary_for_requery). Model tracks are classified against
+    the asked classes alone, so a class the user typed for one track never pulls others in."""
+    vocab = vocabulary or result.vocabulary
     by_name = {c.name.lower(): c.id for c in vocab.classes}
     best = best_per_query(result)
     new, relabelled, kept_hand = {}, 0, 0

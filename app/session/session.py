@@ -380,14 +380,16 @@ class Session:
             self.analyses.remove(run)
             raise
 
-    def requery(self, result, *, meta_changes: dict | None = None) -> tuple[Edit, list[str]]:
-        """Relabel from `result`, the current analysis classified with a new vocabulary."""
+    def requery(self, result, *, vocabulary=None, meta_changes: dict | None = None) -> tuple[Edit, list[str]]:
+        """Relabel from `result`, the current analysis classified with a new vocabulary.
+        `vocabulary`: the session's vocabulary after it (default the result's), which
+        may add classes that only hand labels use (see from_engine.requery)."""
         with self.lock:
             stored = self.stored_analysis
             if stored is None or result.analysis is not stored.analysis:
                 raise ValueError("re-labelling needs the analysis of the current run: press Run first")
             proposal = from_engine.requery(self.state, result, run=self.analysis_run["run"],
-                                           nonempty=stored.mask_nonempty)
+                                           nonempty=stored.mask_nonempty, vocabulary=vocabulary)
             edit = self.commit(proposal, meta_changes=meta_changes)
             self.result = result
             return edit, proposal.notes

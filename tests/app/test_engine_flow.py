@@ -94,10 +94,14 @@ def test_missing_weights_are_explained_on_run(tmp_path, studio, video_file, monk
     assert "clipvis_r50_lvis.pth" in last
 
 
-def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran):
+def test_requery_relabels_model_tracks_but_not_hand_labels(studio, ran, monkeypatch):
     hand, *others = sorted(ran.state.tracks)
     ran.relabel(hand, "my label")
+    asked = []
+    classify = studio.service.classify
+    monkeypatch.setattr(studio.service, "classify", lambda m, a, vocab: asked.append(vocab.names) or classify(m, a, vocab))
     out = run.requery(studio, tab(ran), None, "circle, triangle", None)
+    assert asked == [["circle", "triangle"]]  # a hand label's class never competes for the model's tracks
     assert "without re-running" in plain(out["message"])
     names = {tid: ran.state.class_name(t.category_id) for tid, t in ran.state.tracks.items()}
     assert names[hand] == "my label"
