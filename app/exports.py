@@ -23,18 +23,21 @@ import os
 import shutil
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import cv2
 
 from clipvis.atomic import atomic_path
 from clipvis.formats import Annotation, Category, Video, results_to_json
 from clipvis.formats.davis import label_maps, video_folder_name, write_label_pngs
 from clipvis.formats.overlay import export_overlay
+from clipvis.labeling.frames import JPEG_QUALITY
 
 from app.session import store
 from app.session.tracks import Track, vocabulary_from_dict
 
-KINDS = {"dataset": "YTVIS dataset JSON", "results": "YTVIS results JSON", "davis": "DAVIS PNG masks (zip)",
-         "overlay": "overlay video (mp4)"}
+KINDS = {"dataset": "YTVIS dataset JSON", "frames": "YTVIS dataset with its frames (zip)",
+         "results": "YTVIS results JSON", "davis": "DAVIS PNG masks (zip)", "overlay": "overlay video (mp4)"}
 
 
 @dataclass
@@ -60,7 +63,11 @@ class Snapshot:
         return [self.rle(track, t) for t in range(self.meta.num_frames)]
 
     def video(self) -> Video:
-        return Video(id=1, width=self.meta.width, height=self.meta.height, file_names=list(self.meta.file_names),
+        # file_names as `clipvis label` writes them: <the user's file name>/<frame index>.jpg, relative
+        # to a JPEGImages folder (the "frames" export holds exactly those files).
+        folder = video_folder(self.meta)
+        names = [f"{folder}/{PurePosixPath(n).name}" for n in self.meta.file_names]
+        return Video(id=1, width=self.meta.width, height=self.meta.height, file_names=names,
                      extra={"name": Path(self.meta.original_name).stem or "video", "fps": self.meta.fps})
 
     def categories(self) -> list[Category]:
@@ -89,6 +96,13 @@ def committed(session):
                        tracks=shown, left_out=len(tracks) - len(shown), revision=int(rows["revision"]))
     finally:
         conn.execute("COMMIT")
+
+
+def video_folder(meta) -> str:
+    """The video's folder under JPEGImages: the user's file name, extension included
+    (`clip.mp4/`), so two uploads named `a.mp4` and `a.avi` never share one."""
+    name = Path(str(meta.original_name).replace("\\", "/")).name.strip()
+    return name if name not in ("", ".", "..") else "video"
 
 
 def _stem(meta) -> str:
@@ -175,6 +189,28 @@ def _davis(snap: Snapshot, folder: Path, stem: str) -> Path:
     return path
 
 
+def _dataset_with_frames(snap: Snapshot, session, folder: Path, stem: str) -> Path:
+    """A zip a YTVIS trainer reads as it is: the dataset JSON beside JPEGImages/<video>/<index>.jpg,
+    one file for every `file_names` entry (the session's frames, decoded afresh, JPEG quality 95
+    as `clipvis label` writes them). One frame in memory at a time."""
+    json_path = _write_stream(folder / f"{stem}_ytvis_dataset.json", _dataset_parts(snap, snap.meta.id))
+    names = snap.video().file_names
+    path = folder / f"{stem}_ytvis_dataset_with_frames.zip"
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:  # JPEGs: no gain deflating
+        zf.write(json_path, json_path.name)
+        written = 0
+        for (_, rgb), name in zip(session.open_video(), names):
+            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not ok:
+                raise ValueError(f"could not encode frame {written} as JPEG")
+            zf.writestr(f"JPEGImages/{name}", jpeg.tobytes())
+            written += 1
+        if written != len(names):
+            raise ValueError(f"the video gave {written} frames where the session has {len(names)}")
+    json_path.unlink()
+    return path
+
+
 def export(session, kind: str) -> tuple[Path, str]:
     """Write one export of what is on disk; returns (file, message)."""
     if kind not in KINDS:
@@ -186,6 +222,8 @@ def export(session, kind: str) -> tuple[Path, str]:
         stem = _stem(snap.meta)
         if kind == "dataset":
             path = _write_stream(folder / f"{stem}_ytvis_dataset.json", _dataset_parts(snap, snap.meta.id))
+        elif kind == "frames":
+            path = _dataset_with_frames(snap, session, folder, stem)
         elif kind == "results":
             path = _write_stream(folder / f"{stem}_ytvis_results.json", _results_parts(snap))
         elif kind == "davis":

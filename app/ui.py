@@ -186,6 +186,7 @@ def _export_panel(c):
     with gr.Accordion("5 · Export (and import)", open=True, elem_id="export-acc"):
         with gr.Row():
             c["exp_dataset"] = gr.Button("YTVIS dataset JSON", size="sm", elem_id="export-dataset")
+            c["exp_frames"] = gr.Button("YTVIS dataset + frames (zip)", size="sm", elem_id="export-frames")
             c["exp_results"] = gr.Button("YTVIS results JSON", size="sm", elem_id="export-results")
             c["exp_davis"] = gr.Button("DAVIS PNGs (zip)", size="sm", elem_id="export-davis")
             c["exp_overlay"] = gr.Button("Overlay video (mp4)", size="sm", elem_id="export-overlay")
@@ -266,7 +267,7 @@ def _events(demo, c, studio):
     w(c["undo"].click, p(edit.undo, studio), [T, V], changed, **ed)
     w(c["redo"].click, p(edit.redo, studio), [T, V], changed, **ed)
 
-    for kind in ("dataset", "results", "davis", "overlay"):
+    for kind in ("dataset", "frames", "results", "davis", "overlay"):
         w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [T], ["export_file", "message"], **io)
 
 

@@ -35,7 +35,7 @@ def _pick_video(ds: YTVISDataset, meta: SessionMeta, source: str) -> Video:
         return ds.videos[0]
     stem = meta.original_name.rsplit(".", 1)[0]
     named = [v for v in ds.videos if v.extra.get("name") == stem or
-             (v.file_names and v.file_names[0].split("/")[0] == stem)]
+             (v.file_names and v.file_names[0].split("/")[0] in (stem, meta.original_name))]
     if len(named) == 1:
         return named[0]
     raise YTVISError(f"{source} holds {len(ds.videos)} videos and none is named {stem!r}; "

@@ -3,6 +3,7 @@ promote, missing weights, export and re-import."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -354,3 +355,31 @@ def test_undo_works_in_the_tab_that_runs_the_model(studio, ran, monkeypatch):
         state = update.get("view", state)
     assert not ran.state.get(min(ran.state.tracks)).hidden
     assert plain(edit.redo(studio, state, {"frame": 2})["message"]).startswith("Redid")
+
+
+def test_the_dataset_with_frames_loads_in_a_ytvis_trainer(studio, ran, tmp_path):
+    """The zip holds the dataset JSON and JPEGImages/<file name>/<index>.jpg for every
+    file_names entry, at the video's size, and its masks are the session's."""
+    import zipfile
+
+    import cv2
+
+    from tests.label.test_label_frames import load_ytvis
+
+    out = files.export(tab(ran), "frames")
+    assert "with its frames" in plain(out["message"])
+    with zipfile.ZipFile(out["export_file"]) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    json_file, = (tmp_path / "unzipped").glob("*_ytvis_dataset.json")
+    api, (record,) = load_ytvis(str(json_file), str(tmp_path / "unzipped" / "JPEGImages"))
+    assert record["length"] == ran.meta.num_frames == len(record["file_names"])
+    assert all(n.startswith("my ..video.mp4/") for n in api.vids[record["video_id"]]["file_names"])
+    for t, ((_, rgb), path) in enumerate(zip(ran.open_video(), record["file_names"])):
+        image = cv2.imread(path)
+        assert image.shape[:2] == (record["height"], record["width"]), path
+        assert abs(image[..., ::-1].astype(int) - rgb).mean() < 8  # the frame itself, as a JPEG (noisy frames)
+    kept = {tid for tid in ran.state.tracks if not ran.state.get(tid).hidden}
+    assert {o["id"] for objs in record["annotations"] for o in objs} <= kept
+    # The JSON alone names the same files, so frames extracted later line up with it.
+    alone = json.loads(Path(files.export(tab(ran), "dataset")["export_file"]).read_text())
+    assert alone["videos"][0]["file_names"] == api.vids[record["video_id"]]["file_names"]
