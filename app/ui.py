@@ -40,6 +40,8 @@ log = logging.getLogger("clipvis.studio")
 def _complete(result, outputs: list[str], c: dict) -> dict:
     """Every output gets a value: what the handler returned, or a no-op."""
     result = result or {}
+    if "export_note" in outputs and "message" in result:  # said again where the user is looking
+        result = {"export_note": result["message"], **result}
     return {c[name]: result.get(name, gr.skip()) for name in outputs}
 
 
@@ -129,21 +131,25 @@ def _load_panel(c):
 
 
 def _ask_panel(c, studio):
+    # Compact: open, it must leave the frame below it in view on a laptop screen.
     with gr.Accordion("2 · Ask", open=True, elem_id="ask-acc") as c["ask_acc"]:
-        c["vocab_text"] = gr.Textbox(label="Classes", lines=2, elem_id="vocab",
+        c["vocab_text"] = gr.Textbox(label="Classes", lines=1, max_lines=4, elem_id="vocab",
                                      placeholder="person, car, bike|bicycle   (commas or new lines; | joins synonyms)")
-        with gr.Row():
-            c["vocab_std"] = gr.Dropdown([""] + list_vocabularies(), value=None, label="…and/or a standard vocabulary")
-            c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model", elem_id="model")
+        with gr.Row(elem_classes="ask-row"):
+            c["vocab_std"] = gr.Dropdown([""] + list_vocabularies(), value=None, label="…and/or a standard vocabulary",
+                                         min_width=150, elem_id="vocab-std")
+            c["model"] = gr.Dropdown(studio.service.choices(), value=DEFAULT, label="Model", elem_id="model",
+                                     min_width=150)
+            size = studio.service.config.min_size
+            c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size, min_width=110,
+                                          label="Input size (short side)")
         c["custom"] = gr.Textbox(label="Checkpoint path on the server", visible=False, elem_id="custom-checkpoint")
-        size = studio.service.config.min_size
-        c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size,
-                                      label="Model input size (short side, pixels)")
-        c["run_btn"] = gr.Button("▶ Run", variant="primary", elem_id="run")
-        gr.Markdown("**⚡ Change the question without re-running.** After a run, edit the classes above and press "
+        with gr.Row(elem_classes="ask-row"):
+            c["run_btn"] = gr.Button("▶ Run", variant="primary", elem_id="run", min_width=120)
+            c["requery_btn"] = gr.Button("⚡ Re-label (no re-run)", elem_id="requery", min_width=160)
+        gr.Markdown("**⚡ Change the question without re-running:** after a run, edit the classes and press "
                     "*Re-label*: every track is re-classified in a moment from the CLIP features stored during "
                     "the run. Labels you set by hand are kept.", elem_id="requery-callout")
-        c["requery_btn"] = gr.Button("⚡ Re-label with these classes (no re-run)", elem_id="requery")
 
 
 def _tools_panel(c):
@@ -191,6 +197,8 @@ def _export_panel(c):
             c["exp_davis"] = gr.Button("DAVIS PNGs (zip)", size="sm", elem_id="export-davis")
             c["exp_overlay"] = gr.Button("Overlay video (mp4)", size="sm", elem_id="export-overlay")
             c["export_file"] = gr.File(label="Download", interactive=False, elem_id="export-file", height=60)
+        # Export and import answer here too: the message line at the top is scrolled away by now.
+        c["export_note"] = gr.Markdown(elem_id="export-note", latex_delimiters=[])
         with gr.Accordion("Import YTVIS JSON onto this video (dataset or results form)", open=False,
                           elem_id="import-acc"):
             with gr.Row():
@@ -226,7 +234,8 @@ def _events(demo, c, studio):
        *view.TOOLS], **io)
     # Picking another session withdraws a pending delete (the button asks again).
     w(c["sessions"].change, files.withdraw_delete, [], ["delete_pending", "delete_session_btn"], **fast)
-    w(c["import_btn"].click, p(files.import_json, studio), [T, V, c["import_file"]], changed + ["ask_acc"], **ed)
+    w(c["import_btn"].click, p(files.import_json, studio), [T, V, c["import_file"]],
+      changed + ["ask_acc", "export_note"], **ed)
 
     # The viewer's own events: a selection in the browser, a top class clicked (or 1-5), brush strokes.
     # One at a time (a millisecond each), so the tools always end on the last selection made.
@@ -268,7 +277,7 @@ def _events(demo, c, studio):
     w(c["redo"].click, p(edit.redo, studio), [T, V], changed, **ed)
 
     for kind in ("dataset", "frames", "results", "davis", "overlay"):
-        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [T], ["export_file", "message"], **io)
+        w(c[f"exp_{kind}"].click, p(files.export, kind=kind), [T], ["export_file", "message", "export_note"], **io)
 
 
 def launch(demo: gr.Blocks, *, host: str, port: int, share: bool = False, max_upload_mb: float = 1024,

@@ -150,7 +150,7 @@ def candidates(studio, view) -> dict:
     choices = [(f"query {c['query']} · objectness {c['objectness']:.2f} · best: {names.get(c['category_id'])} "
                 f"{c['score']:.2f} · frames {c['frames'][0]}–{c['frames'][1]}", c["query"]) for c in rows]
     return {"candidates": gr.update(choices=choices, value=choices[0][1] if choices else None),
-            "message": f"{len(choices)} low-score query tracks; pick one and press **Promote**." if choices
+            "message": f"{len(choices)} low-score query track{'' if len(choices) == 1 else 's'}; pick one and press **Promote**." if choices
             else "Every query slot is already an instance."}
 
 
