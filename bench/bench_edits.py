@@ -8,12 +8,15 @@ on every frame (each an ellipse with 5% of its box's pixels flipped: long RLE,
 the worst case for the store) and a stored analysis at the real model's sizes
 (100 queries, 640-d CLIP vectors) for re-query and promotion. No model runs.
 
-Each edit is timed `--repeat` times, as the handler the UI calls (the edit,
-committed durably, then the tab's view: frame, table, timeline, chart):
+Each edit is timed `--repeat` times as the user waits for it: the handler the
+UI calls (the edit committed durably, then the tab's answer: viewer state,
+tools, sessions list), then what the browser fetches to draw the new state
+(the viewer's /tracks document and the shown frame's overlay PNG, through the
+viewer's HTTP routes):
 relabel, delete, delete frames 10-20, merge, split, brush apply, copy forward
 (10 frames), promote, undo, redo, re-label of the whole vocabulary (20
 classes: classification from the stored vectors, then the store), and resume
-(open the session and draw its first view). Edits that are not undo/redo
+(open the session, answer its first view and draw it). Edits that are not undo/redo
 are undone, untimed, between repetitions, so each repetition sees the same
 session. Also reported: the store's part alone (`store_*`: the edit up to its
 durable commit) and for re-label the classification's part (`classify`).
@@ -25,12 +28,14 @@ durable commit) and for re-label the classification's part (`classify`).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import cv2
@@ -44,11 +49,17 @@ from clipvis.masks import FrameMaskCode  # noqa: E402
 from clipvis.structures import VideoAnalysis, VideoMeta  # noqa: E402
 from clipvis.vocab import Vocabulary  # noqa: E402
 
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
 from app.callbacks import edit, view  # noqa: E402
+from app.config import Studio, StudioConfig, parse_args  # noqa: E402
 from app.session import Limits, Session, Track  # noqa: E402
 from app.session.from_engine import vocabulary_for_requery  # noqa: E402
 from app.session.operations import Proposal, replace_all, rle_counts  # noqa: E402
 from app.view_state import ViewState  # noqa: E402
+from app.viewer.document import snapshot  # noqa: E402
+from app.viewer.routes import viewer_routes  # noqa: E402
 
 H, W = 480, 640
 TRACKS = 20
@@ -140,42 +151,49 @@ def measure(session: Session, n: int, repeat: int) -> tuple[dict, dict, dict]:
     rows = torch.nn.functional.normalize(torch.randn(CLASSES, DIM, generator=torch.Generator().manual_seed(2)), dim=-1)
     vocab_a = session.state.vocabulary
     vocab_b = Vocabulary.from_names([f"other {i}" for i in range(CLASSES)])
+    studio = Studio(config=StudioConfig.from_args(parse_args(["--workdir", str(session.folder.parents[1])])),
+                    service=None)
+    http = TestClient(FastAPI(routes=viewer_routes(studio.viewer)))
     timer = Timer()
     total: dict = {e: [] for e in EDITS}
     store: dict = {e: [] for e in EDITS}
     classify: list = []
+    shown = {"frame": SHOWN_FRAME}
 
     def tab(**kw):
         return ViewState(session=session, browser=BROWSER, revision=session.revision, frame=SHOWN_FRAME, **kw)
 
-    def timed(name, call, undo_after=True):
+    def drawn(s):
+        """What the browser fetches once it sees the new revision."""
+        token = studio.viewer.token(s)
+        for path in (f"/clipvis/v/{token}/tracks", f"/clipvis/v/{token}/overlay/{SHOWN_FRAME}"):
+            assert http.get(path).status_code in (200, 204), path
+
+    def timed(name, call, undo_after=True, of=None):
         t0 = time.perf_counter()
         out = call()
+        drawn(of() if of else session)
         total[name].append(time.perf_counter() - t0)
         store[name].append(timer.store)
         assert "⚠️" not in str(out.get("message", "")), (name, out.get("message"))
         if undo_after:
             session.undo()
 
-    layer = np.zeros((edit.EDITOR_CANVAS[1], edit.EDITOR_CANVAS[0], 4), np.uint8)
+    def edit_of(selected, fn):
+        return lambda: edit.run_edit(studio, tab(selected=selected), {**shown, "selected": selected}, timer.wrap(fn))
+
+    # A brush stroke as the viewer sends it: a PNG at the display size, red where painted.
+    dw, dh = snapshot(session).geo.display_wh
+    strokes = np.zeros((dh, dw, 4), np.uint8)
+    strokes[dh // 3:dh // 2, dw // 3:dw // 2] = (0, 0, 255, 255)  # BGRA: red
+    png = "data:image/png;base64," + base64.b64encode(cv2.imencode(".png", strokes)[1].tobytes()).decode()
     for rep in range(repeat + 1):  # the first round warms caches and is not kept
         cid = 1 + rep % 2
-        timed("relabel", lambda: edit.run_edit(tab(selected=3), SHOWN_FRAME,
-                                                timer.wrap(lambda s, rev: s.relabel(3, cid, base_revision=rev))),
-              undo_after=False)
-        timed("delete", lambda: edit.run_edit(tab(selected=4), SHOWN_FRAME,
-                                               timer.wrap(lambda s, rev: s.delete(4, base_revision=rev))))
-        timed("delete frames 10-20", lambda: edit.run_edit(
-            tab(selected=5), SHOWN_FRAME, timer.wrap(lambda s, rev: s.delete_frames(5, 10, 20, base_revision=rev))))
-        timed("merge", lambda: edit.run_edit(tab(selected=6), SHOWN_FRAME,
-                                              timer.wrap(lambda s, rev: s.merge(6, 7, base_revision=rev))))
-        timed("split", lambda: edit.run_edit(tab(selected=8), SHOWN_FRAME,
-                                              timer.wrap(lambda s, rev: s.split(8, n // 2, base_revision=rev))))
-        # The brush: the editor's value as the browser sends it, applied by the handler.
-        target = edit.open_editor(tab(selected=9), SHOWN_FRAME)["view"]
-        x0, y0, w, h = target.brush.box
-        layer[:] = 0
-        layer[y0 + h // 3:y0 + h // 2, x0 + w // 3:x0 + w // 2] = 255
+        timed("relabel", edit_of(3, lambda s, v: s.relabel(3, cid, base_revision=v.revision)), undo_after=False)
+        timed("delete", edit_of(4, lambda s, v: s.delete(4, base_revision=v.revision)))
+        timed("delete frames 10-20", edit_of(5, lambda s, v: s.delete_frames(5, 10, 20, base_revision=v.revision)))
+        timed("merge", edit_of(6, lambda s, v: s.merge(6, 7, base_revision=v.revision)))
+        timed("split", edit_of(8, lambda s, v: s.split(8, n // 2, base_revision=v.revision)))
         original = session.set_mask
 
         def set_mask_timed(*a, **k):
@@ -185,40 +203,39 @@ def measure(session: Session, n: int, repeat: int) -> tuple[dict, dict, dict]:
             finally:
                 timer.store = time.perf_counter() - t0
         session.set_mask = set_mask_timed
-        timed("brush apply", lambda: edit.apply_editor(target, SHOWN_FRAME, {"layers": [layer]}))
+        event = types.SimpleNamespace(_data={"frame": SHOWN_FRAME, "track": 9, "png": png})
+        timed("brush apply", lambda: edit.paint(studio, tab(selected=9), {**shown, "selected": 9}, event))
         del session.set_mask
-        timed("copy forward", lambda: edit.run_edit(
-            tab(selected=10), SHOWN_FRAME, timer.wrap(lambda s, rev: s.copy_forward(10, 30, 10, base_revision=rev))))
+        timed("copy forward", edit_of(10, lambda s, v: s.copy_forward(10, min(30, n - 12), 10, base_revision=v.revision)))
         session.result = classify_analysis(session.analysis, session.state.vocabulary, text_rows=rows,
                                            synonyms_per_class=[1] * CLASSES, logit_scale=torch.tensor(4.6))
-        timed("promote", lambda: edit.run_edit(tab(), SHOWN_FRAME,
-                                                timer.wrap(lambda s, rev: s.promote(50 + rep, base_revision=rev))))
+        timed("promote", edit_of(None, lambda s, v: s.promote(50 + rep, base_revision=v.revision)))
         session.relabel(11, 1 + rep % 3)
-        timed("undo", lambda: edit.run_edit(tab(), SHOWN_FRAME, timer.wrap(lambda s, rev: s.undo(base_revision=rev))),
-              undo_after=False)
-        timed("redo", lambda: edit.run_edit(tab(), SHOWN_FRAME, timer.wrap(lambda s, rev: s.redo(base_revision=rev))),
-              undo_after=False)
+        timed("undo", edit_of(None, lambda s, v: s.undo(base_revision=v.revision)), undo_after=False)
+        timed("redo", edit_of(None, lambda s, v: s.redo(base_revision=v.revision)), undo_after=False)
 
         def requery():
             t0 = time.perf_counter()
-            # As the handler: the asked classes, plus those of hand labels (kept).
-            vocab, _ = vocabulary_for_requery(vocab_b if rep % 2 == 0 else vocab_a, session.state)
-            text = torch.nn.functional.normalize(torch.randn(len(vocab), DIM, generator=torch.Generator()
-                                                             .manual_seed(len(vocab))), dim=-1)
-            result = classify_analysis(session.analysis, vocab, text_rows=text, synonyms_per_class=[1] * len(vocab),
+            # As the handler: the model's tracks are classified against the asked classes.
+            asked = vocab_b if rep % 2 == 0 else vocab_a
+            vocab, _ = vocabulary_for_requery(asked, session.state)
+            text = torch.nn.functional.normalize(torch.randn(len(asked), DIM, generator=torch.Generator()
+                                                             .manual_seed(len(asked))), dim=-1)
+            result = classify_analysis(session.analysis, asked, text_rows=text, synonyms_per_class=[1] * len(asked),
                                        logit_scale=torch.tensor(4.6))
             classify.append(time.perf_counter() - t0)
-            return edit.run_edit(tab(), SHOWN_FRAME, timer.wrap(lambda s, rev: s.requery(result)[0]))
+            return edit.run_edit(studio, tab(), shown, timer.wrap(lambda s, v: s.requery(result, vocabulary=vocab)[0]))
         timed("re-label whole vocabulary", requery)
+
+        reopened = {}
 
         def resume():
             t0 = time.perf_counter()
-            again = Session.open(session.folder.parents[1], BROWSER, session.meta.id)
+            again = reopened["s"] = Session.open(session.folder.parents[1], BROWSER, session.meta.id)
             timer.store = time.perf_counter() - t0
-            out = view.full_view(ViewState(session=again, browser=BROWSER), 0)
-            again.close()
-            return out
-        timed("resume", resume, undo_after=False)
+            return view.changed(studio, ViewState(session=again, browser=BROWSER))
+        timed("resume", resume, undo_after=False, of=lambda: reopened["s"])
+        reopened["s"].close()
     drop = {e: v[1:] for e, v in total.items()}
     return drop, {e: v[1:] for e, v in store.items()}, {"classify": classify[1:]}
 
