@@ -11,6 +11,7 @@ from clipvis.vocab import VocabClass, VocabularyError, list_vocabularies, load_v
 from app.callbacks.files import USER_ERRORS
 from app.callbacks.view import changed, folded_ask, tab
 from app.messages import for_user, html_text, md, problem
+from app.clicks.labels import classify_clicked, reclassifiable, relabel_clicked
 from app.run_job import RunJob
 from app.session import StaleEdit
 from app.session.from_engine import vocabulary_for_requery
@@ -112,16 +113,22 @@ def requery(studio, view, value, vocab_text, vocab_std) -> dict:
     except USER_ERRORS as e:
         return problem(str(e))
     stored = session.stored_analysis
-    if stored is None:
+    if stored is None and not reclassifiable(session.state):
         # Imported annotations or no run yet (or a session from an earlier version): nothing to classify.
         return problem("re-labelling needs the model's analysis of this video: press Run once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
+    meta = {"vocab_text": vocab_text or "", "vocab_std": vocab_std or ""}
     try:
-        result = studio.service.classify(session.model, stored.analysis, vocab)
-        edit, notes = session.requery(result, meta_changes={"vocab_text": vocab_text or "",
-                                                            "vocab_std": vocab_std or ""})
-    except MODEL_ERRORS as e:
+        clicked = classify_clicked(studio.service, session, vocab)  # clicked tracks, from their stored vectors
+        if stored is None:
+            with session.lock:
+                proposal = relabel_clicked(session.state, vocab, clicked)
+                edit, notes = session.commit(proposal, meta_changes=meta), proposal.notes
+        else:
+            result = studio.service.classify(session.model, stored.analysis, vocab)
+            edit, notes = session.requery(result, meta_changes=meta, clicked=clicked)
+    except MODEL_ERRORS + (KeyError,) as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
     kept_txt = f" Kept class(es) of hand labels: {', '.join(kept)}." if kept else ""

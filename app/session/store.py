@@ -145,6 +145,30 @@ def next_mask_id(db: Database) -> int:
     return (db.query("SELECT MAX(id) FROM masks")[0][0] or 0) + 1
 
 
+# ---- clicked tracks' CLIP vectors --------------------------------------------------------
+
+VECTOR_DTYPE = "<f4"
+
+
+def insert_vectors(cur, first_id: int, edit_seq: int, vectors: list[tuple[str, np.ndarray]]) -> None:
+    """[(model, (D,) vector)] as float32 bytes (never a pickle)."""
+    cur.executemany("INSERT INTO vectors VALUES (?, ?, ?, ?)",
+                    [(first_id + i, edit_seq, str(model), sqlite3.Binary(np.asarray(v, VECTOR_DTYPE).tobytes()))
+                     for i, (model, v) in enumerate(vectors)])
+
+
+def next_vector_id(db: Database) -> int:
+    return (db.query("SELECT MAX(id) FROM vectors")[0][0] or 0) + 1
+
+
+def read_vector(db: Database, vector_id: int) -> tuple[str, np.ndarray]:
+    """(the CLIP-VIS model it was pooled with, (D,) float32) of a stored vector."""
+    row = db.reader().execute("SELECT model, data FROM vectors WHERE id = ?", (int(vector_id),)).fetchone()
+    if row is None:
+        raise KeyError(f"the CLIP vector {vector_id} is missing from the session")
+    return row[0], np.frombuffer(bytes(row[1]), VECTOR_DTYPE).copy()
+
+
 # ---- the history -----------------------------------------------------------------------
 
 def _refs_blob(refs: np.ndarray, exists: bool) -> bytes:
@@ -193,6 +217,7 @@ def discard_undone(cur, seqs: list[int]) -> None:
         return
     rows = [(s,) for s in seqs]
     cur.executemany("DELETE FROM masks WHERE edit = ?", rows)
+    cur.executemany("DELETE FROM vectors WHERE edit = ?", rows)
     cur.executemany("DELETE FROM edit_tracks WHERE seq = ?", rows)
     cur.executemany("DELETE FROM edits WHERE seq = ?", rows)
 

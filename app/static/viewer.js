@@ -1,5 +1,5 @@
 /* CLIP-VIS Studio viewer: the frame with its masks, playback, zoom and pan,
- * the brush, the timeline and the track list, drawn in the browser.
+ * the brush, click to track, the timeline and the track list, drawn in the browser.
  *
  * Runs as the js_on_load of app/viewer/component.py (element, props, trigger,
  * watch come from Gradio's gr.HTML). Frames (JPEG) and overlays (PNG) come
@@ -36,6 +36,7 @@ function createStudioViewer(element, props, trigger, watch) {
           <button type="button" data-act="zoom-in" title="Zoom in (+; or the mouse wheel)" aria-label="Zoom in">+</button>
           <button type="button" data-act="fit" title="Fit the frame (0)">Fit</button>
           <button type="button" data-act="brush" class="cv-brush-toggle" title="Brush: paint the selected mask on this frame (b)">Brush</button>
+          <button type="button" data-act="click" class="cv-click-toggle" title="Click to track: click an object to segment it, then Track it through the video (c)">Click to track</button>
           <button type="button" data-act="help" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">?</button>
         </div>
         <div class="cv-status" aria-live="polite"></div>
@@ -58,6 +59,13 @@ function createStudioViewer(element, props, trigger, watch) {
         <button type="button" data-act="discard" title="Discard the strokes (Esc)">Discard</button>
         <span class="cv-brush-hint">drag to paint · right-drag pans · wheel zooms</span>
       </div>
+      <div class="cv-clickbar" hidden>
+        <span class="cv-click-title"></span>
+        <label class="cv-replace" hidden><input type="checkbox" class="cv-replace-box"> <span class="cv-replace-text"></span></label>
+        <button type="button" data-act="click-track" class="cv-apply cv-track" title="Track the object through the video (Enter)">Track ▶</button>
+        <button type="button" data-act="click-clear" title="Clear the prompt (Esc)">Clear</button>
+        <span class="cv-brush-hint">click: on the object · shift/alt/right-click: not on it · drag: a box · wheel zooms</span>
+      </div>
       <div class="cv-timeline">
         <canvas class="cv-ruler" title="Click to go to a frame"></canvas>
         <div class="cv-tl-scroll"><canvas class="cv-rows"></canvas></div>
@@ -79,6 +87,8 @@ function createStudioViewer(element, props, trigger, watch) {
   const ruler = $('.cv-ruler'), rows = $('.cv-rows'), tlScroll = $('.cv-tl-scroll'), tip = $('.cv-tip');
   const list = $('.cv-list'), countEl = $('.cv-count'), topHead = $('.cv-top-head'), topRows = $('.cv-top-rows');
   const brushBar = $('.cv-brushbar'), brushTitle = $('.cv-brush-title'), sizeInput = $('.cv-size');
+  const clickBar = $('.cv-clickbar'), clickTitle = $('.cv-click-title'), replaceLabel = $('.cv-replace');
+  const replaceBox = $('.cv-replace-box'), replaceText = $('.cv-replace-text');
 
   // ---- state ------------------------------------------------------------------
   const S = {
@@ -91,6 +101,7 @@ function createStudioViewer(element, props, trigger, watch) {
     playing: false, clock: null,
     zoom: 1, panX: 0, panY: 0, fit: 1,
     brush: null,               // {tool, size, frame, track, add, erase, dirty}
+    click: null,               // click to track: {id, frame, points [[x, y, 1|0]], box, mask {frame, bmp, hl}, busy, again}
     drag: null, pointer: null,
     stats: {paints: [], steps: []},
   };
@@ -133,7 +144,7 @@ function createStudioViewer(element, props, trigger, watch) {
     stop();
     for (const e of S.cache.values()) release(e);
     S.cache.clear(); S.queue = []; S.inflight.clear(); S.shown = null;
-    S.doc = null; S.byId = new Map(); S.docKey = null; S.brush = null;
+    S.doc = null; S.byId = new Map(); S.docKey = null; S.brush = null; S.click = null;
     Object.assign(S, {src: v ? v.src : null, rev: -1, key: null, n: v ? v.n : 0, fps: v ? v.fps : 0,
                       w: v ? v.w : 0, h: v ? v.h : 0, frame: 0, selected: null, zoom: 1, panX: 0, panY: 0});
     // As many decoded frames as fit the budget (a frame and its overlay, 4 bytes a pixel each),
@@ -142,8 +153,8 @@ function createStudioViewer(element, props, trigger, watch) {
     emptyEl.hidden = !!S.src;
     root.classList.toggle('cv-loaded', !!S.src);
     scrub.max = String(Math.max(S.n - 1, 0));
-    brushBar.hidden = true;
-    root.classList.remove('cv-brushing');
+    brushBar.hidden = true; clickBar.hidden = true;
+    root.classList.remove('cv-brushing', 'cv-clicking');
     renderList(); renderTop(); layout();
   }
 
@@ -276,6 +287,7 @@ function createStudioViewer(element, props, trigger, watch) {
     S.frame = t;
     if (why !== 'play') S.stats.steps.push({from, to: t, at: performance.now()});
     if (S.brush) startBrushOn(t);
+    if (S.click) clickUi();
     publish();
     updateFrameUi();
     load(t, true);
@@ -316,7 +328,7 @@ function createStudioViewer(element, props, trigger, watch) {
     let want = 220;
     if (S.src && S.w) {
       const top = stage.getBoundingClientRect().top + window.scrollY;
-      const below = [$('.cv-bar'), brushBar, $('.cv-timeline')].reduce((h, el) => h + (el.hidden ? 0 : el.offsetHeight + 4), 0);
+      const below = [$('.cv-bar'), brushBar, clickBar, $('.cv-timeline')].reduce((h, el) => h + (el.hidden ? 0 : el.offsetHeight + 4), 0);
       want = Math.round(Math.max(240, Math.min(stage.clientWidth * S.h / S.w, window.innerHeight - top - below - 8)));
     }
     if (Math.abs(stage.clientHeight - want) > 1) stage.style.height = `${want}px`;
@@ -358,6 +370,7 @@ function createStudioViewer(element, props, trigger, watch) {
       ctx.drawImage(e.sel.hl, 0, 0, S.w, S.h);
     }
     if (S.brush && S.brush.frame === e.t) drawBrushPreview(sel);
+    if (S.click) drawClick(e.t, v);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     drawLabels(e, v);
     if (S.brush && S.pointer) {
@@ -450,6 +463,10 @@ function createStudioViewer(element, props, trigger, watch) {
     const changed = id !== S.selected;
     S.selected = id;
     if (S.brush) { if (id == null) brushOff(); else startBrushOn(S.frame); }
+    if (S.click) {
+      if (changed) { const tr = id != null ? S.byId.get(id) : null; replaceBox.checked = !!(tr && tr.origin === 'clicked'); forgetClick(); }
+      clickUi();
+    }
     publish();
     renderListSelection(); renderTop(); drawTimeline();
     load(S.frame, true);
@@ -551,7 +568,8 @@ function createStudioViewer(element, props, trigger, watch) {
     topRows.replaceChildren();
     const tr = S.selected != null ? S.byId.get(S.selected) : null;
     if (!tr) { topHead.textContent = S.doc && S.doc.tracks.length ? 'Select a track to see its top classes.' : ''; return; }
-    topHead.textContent = tr.top.length ? `#${tr.id}: the model's top classes (1–${Math.min(5, tr.top.length)} relabels)`
+    const whose = tr.origin === 'clicked' ? 'top classes by CLIP inside its masks' : "the model's top classes";
+    topHead.textContent = tr.top.length ? `#${tr.id}: ${whose} (1–${Math.min(5, tr.top.length)} relabels)`
                                         : `#${tr.id}: no model scores (not from the model)`;
     const best = tr.top.length ? Math.max(...tr.top.map(x => x[1]), 1e-6) : 1;
     tr.top.slice(0, 5).forEach(([name, score], k) => {
@@ -737,7 +755,9 @@ function createStudioViewer(element, props, trigger, watch) {
     stage.focus({preventScroll: true});
     stage.setPointerCapture(ev.pointerId);
     const painting = S.brush && ev.button === 0;
-    S.drag = {x: ev.clientX, y: ev.clientY, panX: S.panX, panY: S.panY, moved: false, painting};
+    const clicking = !!S.click && (ev.button === 0 || ev.button === 2);
+    S.drag = {x: ev.clientX, y: ev.clientY, panX: S.panX, panY: S.panY, moved: false, painting, clicking,
+              negative: ev.button === 2 || ev.shiftKey || ev.altKey, from: clicking ? toFrame(ev.clientX, ev.clientY) : null};
     if (painting) strokeTo(ev, true);
   });
   stage.addEventListener('pointermove', ev => {
@@ -747,6 +767,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (d) {
       if (Math.abs(ev.clientX - d.x) + Math.abs(ev.clientY - d.y) > 4) d.moved = true;
       if (d.painting) strokeTo(ev, false);
+      else if (d.clicking) { if (d.moved && !d.negative) S.click.dragBox = boxOf(d.from, toFrame(ev.clientX, ev.clientY)); }
       else if (d.moved) { S.panX = d.panX + ev.clientX - d.x; S.panY = d.panY + ev.clientY - d.y; clampPan(); }
     }
     if (S.brush || (d && d.moved)) paint();
@@ -755,6 +776,7 @@ function createStudioViewer(element, props, trigger, watch) {
     const d = S.drag; S.drag = null;
     if (!d) return;
     if (d.painting) { S.brush.last = null; paint(); return; }
+    if (d.clicking) { clickAt(d, ev); return; }
     if (!d.moved && ev.button === 0) pickAt(ev.clientX, ev.clientY);
   });
   stage.addEventListener('pointerleave', () => { if (S.brush) { S.pointer = null; paint(); } });
@@ -764,6 +786,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (S.brush) { if (S.brush.dirty) applyBrush('closed'); brushOff(); return; }
     if (!S.src) { status('Load a video first.'); return; }
     if (S.selected == null) { status('Select the instance to paint first (click it, or Tab).'); return; }
+    if (S.click) clickOff();
     stop();
     S.brush = {tool: 'paint', size: Number(sizeInput.value), frame: null, track: null, add: null, erase: null, dirty: false};
     brushBar.hidden = false;
@@ -863,12 +886,146 @@ function createStudioViewer(element, props, trigger, watch) {
   }
   sizeInput.addEventListener('input', () => { if (S.brush) S.brush.size = Number(sizeInput.value); paint(); });
 
+  // ---- click to track: prompts on the frame shown, a preview, then Track -------------
+  // The preview comes from the POST route app/clicks/routes.py (SAM 2 on this frame); Track is
+  // the `propagate` event, a background job on the server whose result selects the new track.
+  const newClickId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2)).slice(0, 36);
+  function toggleClick() {
+    if (S.click) { clickOff(); return; }
+    if (!S.src) { status('Load a video first.'); return; }
+    if (S.brush) { if (S.brush.dirty) applyBrush('closed'); brushOff(); }
+    stop();
+    S.click = {id: newClickId(), frame: null, points: [], box: null, mask: null, busy: false, again: false};
+    clickBar.hidden = false;
+    root.classList.add('cv-clicking');
+    root.dataset.clickMode = '1';
+    layout(); clickUi();
+    status('Click on the object to segment it; shift/alt/right-click where it is not; drag to draw a box.');
+  }
+  function clickOff() {
+    if (S.click && S.click.points.length + (S.click.box ? 1 : 0)) forgetClick();
+    S.click = null;
+    clickBar.hidden = true; root.classList.remove('cv-clicking');
+    root.dataset.clickMode = ''; root.dataset.preview = '';
+    layout();
+  }
+  // Replace the selected track from this frame on (a correction when it is a clicked track), or make a new one.
+  function replacing() { return !!(S.click && S.selected != null && S.byId.has(S.selected) && replaceBox.checked); }
+  function clickUi() {
+    if (!S.click) return;
+    const c = S.click, tr = S.selected != null ? S.byId.get(S.selected) : null;
+    replaceLabel.hidden = !tr;
+    if (tr) replaceText.textContent = `replace #${tr.id} ${tr.name} from frame ${c.frame == null ? S.frame : c.frame} on`;
+    const n = c.points.length, where = c.frame == null ? S.frame : c.frame;
+    clickTitle.textContent = (replacing() ? `Correcting #${S.selected}` : 'New track') +
+      (n || c.box ? ` · frame ${where}: ${n} point${n === 1 ? '' : 's'}${c.box ? ' + box' : ''}` : ` · click on frame ${S.frame}`);
+  }
+  replaceBox.addEventListener('change', () => { if (S.click) { forgetClick(); clickUi(); paint(); } });
+  function boxOf(a, b) {
+    const cl = (v, m) => Math.max(0, Math.min(m, v));
+    return [cl(Math.min(a.x, b.x), S.w), cl(Math.min(a.y, b.y), S.h), cl(Math.max(a.x, b.x), S.w), cl(Math.max(a.y, b.y), S.h)];
+  }
+  function clickAt(d, ev) {
+    const c = S.click;
+    if (c.frame !== S.frame) { c.frame = S.frame; c.points = []; c.box = null; c.mask = null; }
+    if (d.moved && !d.negative) { c.box = boxOf(d.from, toFrame(ev.clientX, ev.clientY)); c.dragBox = null; }
+    else if (!d.moved) {
+      const p = toFrame(ev.clientX, ev.clientY);
+      if (p.x < 0 || p.y < 0 || p.x > S.w || p.y > S.h) { status('Click on the frame.'); return; }
+      c.points.push([Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10, d.negative ? 0 : 1]);
+    } else return;
+    clickUi(); paint(); sendPrompt();
+  }
+  async function sendPrompt() {
+    const c = S.click;
+    if (!c) return;
+    if (c.busy) { c.again = true; return; }  // one at a time: the newest prompt goes when this one answers
+    c.busy = true; c.again = false;
+    const frame = c.frame, id = c.id, t0 = performance.now();
+    const body = {click: id, frame, points: c.points, box: c.box, target: replacing() ? S.selected : null};
+    status(`Segmenting on frame ${frame}…`, 0);
+    try {
+      const r = await fetch(`${S.src}/prompt`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+      if (!S.click || S.click.id !== id) return;
+      if (!r.ok) {
+        let msg = `The preview failed (HTTP ${r.status}).`;
+        try { msg = (await r.json()).message || msg; } catch (err) { /* not JSON */ }
+        status(msg, 0); root.dataset.promptError = msg;
+        return;
+      }
+      const bmp = await createImageBitmap(await r.blob());
+      if (!S.click || S.click.id !== id) { bmp.close(); return; }
+      if (c.mask && c.mask.bmp) c.mask.bmp.close();
+      c.mask = {frame, bmp, hl: null};
+      const ms = performance.now() - t0;
+      S.stats.lastPrompt = ms;
+      root.dataset.preview = String(frame); root.dataset.previewMs = ms.toFixed(0); root.dataset.promptError = '';
+      status(`Mask on frame ${frame} in ${(ms / 1000).toFixed(2)} s: click again to refine, Track ▶ (Enter) to follow it through the video.`, 8000);
+      paint();
+    } catch (err) {
+      status(String(err.message || err), 0);
+    } finally {
+      c.busy = false;
+      if (c.again && S.click === c) sendPrompt();
+    }
+  }
+  function forgetClick() {
+    const c = S.click;
+    if (!c) return;
+    if (S.src) fetch(`${S.src}/prompt/${encodeURIComponent(c.id)}`, {method: 'DELETE'}).catch(() => {});
+    if (c.mask && c.mask.bmp) c.mask.bmp.close();
+    Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null, dragBox: null, again: false});
+    root.dataset.preview = '';
+  }
+  function clearClick() {
+    if (!S.click) return;
+    forgetClick(); clickUi(); paint();
+    status('Prompt cleared.');
+  }
+  function trackClick() {
+    const c = S.click;
+    if (!c || !c.mask) { status(c ? 'Click on the object first: its mask shows, then Track follows it.' : 'Press c (Click to track) first.'); return; }
+    if (c.busy) { status('Wait for the preview…'); return; }
+    publish();
+    trigger('propagate', {click: c.id, replace: replacing() ? S.selected : null});
+    status(`Tracking from frame ${c.frame}… (progress above the frame; Cancel run stops it)`, 0);
+    // The server keeps the click (a later correction continues it); here a new prompt starts.
+    if (c.mask && c.mask.bmp) c.mask.bmp.close();
+    Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null});
+    root.dataset.preview = '';
+    clickUi(); paint();
+  }
+  // The preview (tinted, outlined), the points (+ green, − red) and the box, in frame pixels.
+  function drawClick(t, v) {
+    const c = S.click;
+    if (c.mask && c.mask.frame === t) {
+      if (!c.mask.hl) c.mask.hl = highlight(c.mask.bmp, {shown: true, color: '#22d3ee'});
+      ctx.drawImage(c.mask.hl, 0, 0, S.w, S.h);
+    }
+    if (c.frame !== t && !c.dragBox) return;
+    const px = 1 / v.s * v.dpr;  // one screen pixel in frame pixels
+    for (const b of [c.box, c.dragBox]) {
+      if (!b) continue;
+      ctx.setLineDash([6 * px, 4 * px]); ctx.lineWidth = 2 * px; ctx.strokeStyle = '#22d3ee';
+      ctx.strokeRect(b[0], b[1], b[2] - b[0], b[3] - b[1]); ctx.setLineDash([]);
+    }
+    for (const [x, y, l] of c.frame === t ? c.points : []) {
+      ctx.beginPath(); ctx.arc(x, y, 6 * px, 0, Math.PI * 2);
+      ctx.fillStyle = l ? '#16a34a' : '#dc2626'; ctx.fill();
+      ctx.lineWidth = 1.5 * px; ctx.strokeStyle = '#ffffff'; ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(x - 3 * px, y); ctx.lineTo(x + 3 * px, y);
+      if (l) { ctx.moveTo(x, y - 3 * px); ctx.lineTo(x, y + 3 * px); }
+      ctx.stroke();
+    }
+  }
+
   // ---- buttons of the bar -------------------------------------------------------------
   const actions = {
     first: () => seek(0), last: () => seek(S.n - 1), prev: () => step(-1), next: () => step(1), play: togglePlay,
     'zoom-in': () => zoomAt(1.25), 'zoom-out': () => zoomAt(0.8), fit, brush: toggleBrush, help: () => api.help(),
     'tool-paint': () => setTool('paint'), 'tool-erase': () => setTool('erase'),
     apply: () => applyBrush('button'), discard: discardBrush,
+    click: toggleClick, 'click-track': trackClick, 'click-clear': clearClick,
   };
   root.addEventListener('click', ev => {
     const b = ev.target.closest('button[data-act]');
@@ -889,7 +1046,8 @@ function createStudioViewer(element, props, trigger, watch) {
 
   const api = {
     step, seek, togglePlay, stop, selectNext, select, relabelTop, toggleBrush, setTool, applyBrush: () => applyBrush('button'),
-    discardBrush, fit, zoom: f => zoomAt(f),
+    discardBrush, fit, zoom: f => zoomAt(f), toggleClick, trackClick, clearClick,
+    get clicking() { return !!S.click; }, get prompted() { return !!(S.click && (S.click.points.length || S.click.box)); },
     brushSize: d => { sizeInput.value = String(Math.max(1, Math.min(80, Number(sizeInput.value) + d))); if (S.brush) S.brush.size = Number(sizeInput.value); paint(); },
     get loaded() { return !!S.src; }, get brushing() { return !!S.brush; }, get playing() { return S.playing; },
     get tool() { return S.brush ? S.brush.tool : null; },
