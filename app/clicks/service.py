@@ -126,8 +126,8 @@ class ClickRegistry:
         click on its track starts afresh (it replaces from that frame on)."""
         with self._lock:
             click = self._clicks.pop((token, click_id), None)
-            if click is not None:
-                self._by_track = {k: c for k, c in self._by_track.items() if c is not click}
+            if click is not None:  # a correction shares its track's PromptSession: both are forgotten
+                self._by_track = {k: c for k, c in self._by_track.items() if c.prompt is not click.prompt}
 
 
 @dataclass

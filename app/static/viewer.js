@@ -93,7 +93,7 @@ function createStudioViewer(element, props, trigger, watch) {
   // ---- state ------------------------------------------------------------------
   const S = {
     src: null, rev: -1, key: null, n: 0, fps: 0, w: 0, h: 0,
-    frame: 0, selected: null, lastCmd: null, keep: 64,
+    frame: 0, selected: null, lastCmd: null, keep: 64, pendingSelect: null,
     doc: null, byId: new Map(), docKey: null,
     cache: new Map(),          // frame -> entry {frame, ov, sel}
     inflight: new Map(), queue: [],
@@ -133,7 +133,11 @@ function createStudioViewer(element, props, trigger, watch) {
     const cmd = v.cmd;
     if (cmd && cmd.id !== S.lastCmd) {
       S.lastCmd = cmd.id;
-      if ('select' in cmd) select(cmd.select, {quiet: true});
+      if ('select' in cmd) {
+        // A track the edit just made is not in the list until its new state is fetched: select it then.
+        if (cmd.select != null && !S.byId.has(Number(cmd.select))) S.pendingSelect = Number(cmd.select);
+        else select(cmd.select, {quiet: true});
+      }
       if (cmd.seek != null) seek(cmd.seek);
     }
     publish();
@@ -178,6 +182,11 @@ function createStudioViewer(element, props, trigger, watch) {
       if (src !== S.src || doc.rev < (S.doc ? S.doc.rev : -1)) return;
       S.doc = doc; S.docKey = doc.key;
       S.byId = new Map(doc.tracks.map(t => [t.id, t]));
+      if (S.pendingSelect != null && (S.byId.has(S.pendingSelect) || doc.rev >= S.rev)) {
+        const id = S.pendingSelect;
+        S.pendingSelect = null;
+        if (S.byId.has(id)) select(id, {quiet: true});
+      }
       if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
       renderList(); renderTop(); updateFrameUi(); layout();  // the timeline's rows may take room from the frame
     }).catch(err => status(String(err.message || err), 0));
@@ -988,7 +997,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (c.busy) { status('Wait for the preview…'); return; }
     publish();
     trigger('propagate', {click: c.id, replace: replacing() ? S.selected : null});
-    status(`Tracking from frame ${c.frame}… (progress above the frame; Cancel run stops it)`, 0);
+    status(`Tracking from frame ${c.frame}… (progress above the frame; Cancel run stops it)`, 6000);
     // The server keeps the click (a later correction continues it); here a new prompt starts.
     if (c.mask && c.mask.bmp) c.mask.bmp.close();
     Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null});
@@ -1047,6 +1056,8 @@ function createStudioViewer(element, props, trigger, watch) {
   const api = {
     step, seek, togglePlay, stop, selectNext, select, relabelTop, toggleBrush, setTool, applyBrush: () => applyBrush('button'),
     discardBrush, fit, zoom: f => zoomAt(f), toggleClick, trackClick, clearClick,
+    frameToClient: (x, y) => { const r = canvas.getBoundingClientRect(), v = view(); return {x: r.left + (x * v.s + v.ox) / v.dpr, y: r.top + (y * v.s + v.oy) / v.dpr}; },
+    get doc() { return S.doc; },
     get clicking() { return !!S.click; }, get prompted() { return !!(S.click && (S.click.points.length || S.click.box)); },
     brushSize: d => { sizeInput.value = String(Math.max(1, Math.min(80, Number(sizeInput.value) + d))); if (S.brush) S.brush.size = Number(sizeInput.value); paint(); },
     get loaded() { return !!S.src; }, get brushing() { return !!S.brush; }, get playing() { return S.playing; },
