@@ -1,5 +1,6 @@
 """The click preview: a prompt on the frame shown -> the object's mask there.
 
+    POST   /clipvis/v/{token}/prompt/prepare   {click, frame, target}: encode the frame shown ahead of a click
     POST   /clipvis/v/{token}/prompt           {click, frame, points: [[x, y, 1|0], ...], box: [x0, y0, x1, y1]
                                                 | null, target: track id | null} in display pixels
                                                 -> the mask (PNG, white on transparent, display size);
@@ -8,7 +9,9 @@
 
 A plain route beside the viewer's (app/viewer/routes.py), so a click never
 waits in Gradio's queue behind anything: the preview is one SAM 2 decoder
-pass (plus the frame's image encoder on a frame clicked for the first time).
+pass, plus the frame's image encoder on a frame clicked for the first time,
+unless the viewer asked for `prepare` when the frame came on screen in click
+mode (the encoder then runs while the user aims; SAM 2 caches one frame).
 Each prompt sends every point of the frame so far, and replaces the frame's
 earlier prompt: more clicks refine the mask. Refusals answer 4xx/503 with
 {"message"} in the user's words; the SAM model missing says where to put it.
@@ -28,6 +31,7 @@ from app.viewer.overlays import mask_png
 from app.viewer.routes import NO_STORE, PREFIX
 
 MAX_CLICK_ID = 64
+LOCK_SECONDS = 20  # a click waits this long for its frame's encoding (prepare); a Track holds the click longer
 
 
 class PromptRefused(ValueError):
@@ -84,17 +88,12 @@ def preview(prompts, token: str, session, body) -> tuple:
     from clipvis.prompt import PromptError
 
     body = body if isinstance(body, dict) else {}
-    try:
-        frame = int(body.get("frame"))
-    except (TypeError, ValueError):
-        raise PromptRefused("the prompt names no frame") from None
-    if not 0 <= frame < session.meta.num_frames:
-        raise PromptRefused(f"there is no frame {frame}")
+    frame = _frame_of(body, session)
     target = body.get("target")
     target = int(target) if isinstance(target, int) and not isinstance(target, bool) else None
     click = click_for(prompts, token, session, body.get("click"), target)
     prompt = parse_prompt(body, click.display_wh)
-    if not click.lock.acquire(blocking=False):
+    if not click.lock.acquire(timeout=LOCK_SECONDS):
         raise PromptRefused("this object is being tracked: wait for Track to finish (or cancel it)", 409)
     try:
         step = click.prompt.prompt(frame, prompt)
@@ -105,6 +104,32 @@ def preview(prompts, token: str, session, body) -> tuple:
     click.frame = frame
     click.points += 1
     return step.mask, step
+
+
+def prepare(prompts, token: str, session, body) -> bool:
+    """Encode the frame shown for the click to come; False if the click is busy."""
+    body = body if isinstance(body, dict) else {}
+    frame = _frame_of(body, session)
+    target = body.get("target")
+    target = int(target) if isinstance(target, int) and not isinstance(target, bool) else None
+    click = click_for(prompts, token, session, body.get("click"), target)
+    if not click.lock.acquire(blocking=False):
+        return False
+    try:
+        click.prompt.prepare(frame)
+    finally:
+        click.lock.release()
+    return True
+
+
+def _frame_of(body: dict, session) -> int:
+    try:
+        frame = int(body.get("frame"))
+    except (TypeError, ValueError):
+        raise PromptRefused("the prompt names no frame") from None
+    if not 0 <= frame < session.meta.num_frames:
+        raise PromptRefused(f"there is no frame {frame}")
+    return frame
 
 
 def prompt_routes(registry, prompts) -> list[APIRoute]:
@@ -129,12 +154,23 @@ def prompt_routes(registry, prompts) -> list[APIRoute]:
                    "X-Ms": f"{(time.perf_counter() - t0) * 1000:.0f}"}
         return Response(mask_png(mask), media_type="image/png", headers=headers)
 
+    def prepare_frame(token: str, body: dict = Body(...)):
+        session = session_of(token)
+        t0 = time.perf_counter()
+        try:
+            done = prepare(prompts, token, session, body)
+        except PromptRefused as e:
+            return refused(str(e), e.status)
+        return Response(status_code=204, headers={**NO_STORE, "X-Ms": f"{(time.perf_counter() - t0) * 1000:.0f}",
+                                                   "X-Prepared": "1" if done else "0"})
+
     def forget(token: str, click: str):
         session_of(token)
         prompts.clicks.drop(token, click)
         return Response(status_code=204, headers=NO_STORE)
 
     return [
+        APIRoute(PREFIX + "/{token}/prompt/prepare", prepare_frame, methods=["POST"], include_in_schema=False),
         APIRoute(PREFIX + "/{token}/prompt", prompt, methods=["POST"], include_in_schema=False),
         APIRoute(PREFIX + "/{token}/prompt/{click}", forget, methods=["DELETE"], include_in_schema=False),
     ]

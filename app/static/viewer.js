@@ -296,7 +296,7 @@ function createStudioViewer(element, props, trigger, watch) {
     S.frame = t;
     if (why !== 'play') S.stats.steps.push({from, to: t, at: performance.now()});
     if (S.brush) startBrushOn(t);
-    if (S.click) clickUi();
+    if (S.click) { clickUi(); if (why !== 'play') prepareShown(); }
     publish();
     updateFrameUi();
     load(t, true);
@@ -908,8 +908,22 @@ function createStudioViewer(element, props, trigger, watch) {
     clickBar.hidden = false;
     root.classList.add('cv-clicking');
     root.dataset.clickMode = '1';
-    layout(); clickUi();
+    layout(); clickUi(); prepareShown();
     status('Click on the object to segment it; shift/alt/right-click where it is not; drag to draw a box.');
+  }
+  // SAM 2's image encoder is most of a first click's time: run it on the frame shown while the user aims.
+  let prepareTimer = null;
+  function prepareShown() {
+    clearTimeout(prepareTimer);
+    prepareTimer = setTimeout(() => {
+      const c = S.click;
+      if (!c || S.playing || c.prepared === `${c.id}:${S.frame}`) return;
+      c.prepared = `${c.id}:${S.frame}`;
+      fetch(`${S.src}/prompt/prepare`, {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({click: c.id, frame: S.frame, target: replacing() ? S.selected : null})})
+        .then(async r => { if (r.status >= 400) { let m = ''; try { m = (await r.json()).message; } catch (e) { /* */ } if (m) status(m, 0); } })
+        .catch(() => {});
+    }, 250);
   }
   function clickOff() {
     if (S.click && S.click.points.length + (S.click.box ? 1 : 0)) forgetClick();

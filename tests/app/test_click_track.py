@@ -21,7 +21,7 @@ from tests.app.conftest import BROWSER, plain, snapshot, tab
 from tests.prompt.tiny_sam import tiny_sam_model, tiny_sam_processor
 
 from app.callbacks import clicks, files, run
-from app.clicks.routes import PromptRefused, preview
+from app.clicks.routes import PromptRefused, prepare, preview
 from app.config import Studio, StudioConfig, parse_args
 from app.model_service import ModelService
 from app.session import Session
@@ -258,3 +258,13 @@ def test_offline_sam_says_what_to_do_and_the_rest_works(tmp_path, service, video
     tid = next(iter(session.state.tracks))
     session.delete(tid)
     assert session.undo() and tid in session.state.tracks
+
+
+def test_a_prepared_frame_gives_the_same_preview(studio, session):
+    token = studio.viewer.token(session)
+    assert prepare(studio.prompts, token, session, {"click": "p", "frame": 5})
+    prepared, _ = click(studio, session, 5, [red_square_point(session, 5)], click_id="p")
+    plain_click, _ = click(studio, session, 5, [red_square_point(session, 5)], click_id="q")
+    assert np.array_equal(prepared, plain_click)
+    with pytest.raises(PromptRefused):
+        prepare(studio.prompts, token, session, {"click": "p", "frame": -1})
