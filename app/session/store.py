@@ -1,7 +1,7 @@
 """A session on disk: its folder, and the rows of its database.
 
     <workdir>/<browser id>/<session id>/
-        session.sqlite     settings, vocabulary, tracks, masks, undo/redo history (db.py)
+        session.sqlite     settings, vocabulary, tracks, masks, clicked tracks' CLIP vectors, undo/redo history (db.py)
         source.mp4 | source.zip | source_frames/   the upload, under a generated name
         frames/            display JPEGs
         analysis/run-<n>.safetensors   the engine's analysis of each run (clipvis.analysis_io)
