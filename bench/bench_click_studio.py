@@ -46,7 +46,7 @@ def studio_with_session(folder: Path, frames: int, h: int, w: int, tracker):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--frames", type=int, default=30, help="at least 16 (the clicks use frames 0-14)")
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--width", type=int, default=854)
     ap.add_argument("--device", default="cpu")
@@ -83,7 +83,7 @@ def main():
         pts = [[cx, cy, 1], [cx + 40 * sx, cy + 20 * sy, 1], [cx - 60 * sx, cy + 50 * sy, 0],
                [cx + 10 * sx, cy + 80 * sy, 1], [cx + 90 * sx, cy - 10 * sy, 0]]
         prepared = []
-        for f in (16, 18, 20, 22):  # the viewer asks for `prepare` when a frame is shown in click mode
+        for f in (1, 3, 5, 7):  # the viewer asks for `prepare` when a frame is shown in click mode
             client.post(f"/clipvis/v/{token}/prompt/prepare", json={"click": f"prep-{f}", "frame": f})
             prepared.append(post(f, [[cx, cy, 1]], click=f"prep-{f}"))
         refine = [post(12, pts[:n], click="refine") for n in range(1, 6)]
