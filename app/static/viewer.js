@@ -133,6 +133,7 @@ function createStudioViewer(element, props, trigger, watch) {
     const cmd = v.cmd;
     if (cmd && cmd.id !== S.lastCmd) {
       S.lastCmd = cmd.id;
+      if (S.tracking) { S.tracking = false; status(''); }  // a Track's answer: its message says what happened
       if ('select' in cmd) {
         // A track the edit just made is not in the list until its new state is fetched: select it then.
         if (cmd.select != null && !S.byId.has(Number(cmd.select))) S.pendingSelect = Number(cmd.select);
@@ -990,6 +991,7 @@ function createStudioViewer(element, props, trigger, watch) {
     } finally {
       c.busy = false;
       if (c.again && S.click === c) sendPrompt();
+      else if (c.trackAfter && S.click === c) { c.trackAfter = false; trackClick(); }
     }
   }
   function forgetClick() {
@@ -997,7 +999,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (!c) return;
     if (S.src) fetch(`${S.src}/prompt/${encodeURIComponent(c.id)}`, {method: 'DELETE'}).catch(() => {});
     if (c.mask && c.mask.bmp) c.mask.bmp.close();
-    Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null, dragBox: null, again: false});
+    Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null, dragBox: null, again: false, trackAfter: false});
     root.dataset.preview = '';
   }
   function clearClick() {
@@ -1007,11 +1009,13 @@ function createStudioViewer(element, props, trigger, watch) {
   }
   function trackClick() {
     const c = S.click;
+    if (c && !c.mask && (c.busy || c.again)) { c.trackAfter = true; status('Tracking as soon as the preview is ready…', 0); return; }
     if (!c || !c.mask) { status(c ? 'Click on the object first: its mask shows, then Track follows it.' : 'Press c (Click to track) first.'); return; }
-    if (c.busy) { status('Wait for the preview…'); return; }
+    if (c.busy || c.again) { c.trackAfter = true; status('Tracking as soon as the preview is ready…', 0); return; }
     publish();
     trigger('propagate', {click: c.id, replace: replacing() ? S.selected : null});
-    status(`Tracking from frame ${c.frame}… (progress above the frame; Cancel run stops it)`, 6000);
+    S.tracking = true;
+    status(`Tracking from frame ${c.frame}… (progress above the frame; Cancel run stops it)`, 0);
     // The server keeps the click (a later correction continues it); here a new prompt starts.
     if (c.mask && c.mask.bmp) c.mask.bmp.close();
     Object.assign(c, {id: newClickId(), frame: null, points: [], box: null, mask: null});

@@ -44,8 +44,6 @@ def test_click_preview_track_and_undo(page, click_url, squares_mp4):
     page.wait_for_function("sel => document.querySelector(sel + ' .cv-click-title').textContent.includes('2 points')",
                            arg=VIEWER)
     s.wait_state("preview", "0")
-    page.wait_for_timeout(300)
-    shot(page, "studio-click-preview", full_page=False)
     # Track (Enter): a job with progress, then the new track, selected, with its top classes.
     s.press("Enter")
     msg = s.message("Click-track #")
@@ -62,10 +60,8 @@ def test_click_preview_track_and_undo(page, click_url, squares_mp4):
     assert top.count() == 5
     assert "top classes by CLIP" in page.locator(f"{VIEWER} .cv-top-head").inner_text()
     assert s.errors() == 0
-    s.press("Escape")  # leave click mode, to see the track as it is drawn
+    s.press("Escape")  # leave click mode
     s.wait_state("clickMode", "")
-    page.wait_for_timeout(300)
-    shot(page, "studio-click-tracked", full_page=False)
     # Undo (Ctrl+Z): the track is gone; nothing else changed.
     s.key("Control+z", "Undid")
     page.wait_for_function("([sel, n]) => document.querySelectorAll(sel + ' .cv-row').length === n",
@@ -98,12 +94,17 @@ def test_click_without_a_run_and_a_correction_on_a_later_frame(page, click_url, 
     page.mouse.move(b["x"], b["y"])
     page.mouse.up()
     s.wait_state("preview", "0")
+    page.wait_for_timeout(300)
+    shot(page, "studio-click-preview", full_page=False)
     page.locator(f"{VIEWER} button[data-act=click-track]").click()
     msg = s.message("Click-track #")
     assert "Top classes:" in msg and "(frames 0–23)" in msg, msg
     new = max(r["id"] for r in s.rows())
     assert new not in before
     s.wait_state("selected", new)
+    assert page.locator(f"{VIEWER} .cv-status").inner_text() == ""  # "Tracking…" is gone
+    page.wait_for_timeout(300)
+    shot(page, "studio-click-tracked", full_page=False)
     # A correction on frame 12: the clicked track is selected, so the click replaces it from there on.
     s.go_to_frame(12)
     assert page.locator(f"{VIEWER} .cv-replace-box").is_checked()
