@@ -54,7 +54,10 @@ def classify_clicked(service, session, vocabulary) -> dict:
     from clipvis.prompt import classify_track
     out, clips = {}, {}
     for track in [t for t in session.state.tracks.values() if t.vector is not None]:
-        model, vector = session.vector(track)
+        try:
+            model, vector = session.vector(track)
+        except KeyError:  # re-imported after the edit that stored it was discarded: keeps its label
+            continue
         if model not in clips:
             clips[model] = engine_clip_of(service, model)
         out[track.id] = classify_track(clips[model], np.asarray(vector), vocabulary)

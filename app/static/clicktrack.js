@@ -87,6 +87,8 @@ function createClickToTrack(k) {
     const frame = c.frame, id = c.id, t0 = performance.now();
     const body = {click: id, frame, points: c.points, box: c.box, target: replacing() ? S.selected : null};
     status(`Segmenting on frame ${frame}…`, 0);
+    // The first click of the server loads SAM 2 (downloading it into the Hub cache the first time).
+    const slow = setTimeout(() => { if (S.click === c && c.busy) status(`Segmenting on frame ${frame}… the first click loads SAM 2 (on first use it downloads it: the server's log shows the progress).`, 0); }, 3000);
     try {
       const r = await fetch(`${S.src}/prompt`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
       if (!S.click || S.click.id !== id) return;
@@ -108,6 +110,7 @@ function createClickToTrack(k) {
     } catch (err) {
       status(String(err.message || err), 0);
     } finally {
+      clearTimeout(slow);
       c.busy = false;
       if (c.again && S.click === c) sendPrompt();
       else if (c.trackAfter && S.click === c) { c.trackAfter = false; trackClick(); }

@@ -268,3 +268,37 @@ def test_a_prepared_frame_gives_the_same_preview(studio, session):
     assert np.array_equal(prepared, plain_click)
     with pytest.raises(PromptRefused):
         prepare(studio.prompts, token, session, {"click": "p", "frame": -1})
+
+
+def test_a_schema_1_session_opens_with_the_vectors_table(session):
+    """Sessions saved before clicked tracks existed are brought up to date when opened."""
+    import sqlite3
+    root, sid = session.folder.parents[1], session.meta.id
+    session.close()
+    conn = sqlite3.connect(str(session.folder / "session.sqlite"))
+    conn.execute("DROP TABLE vectors")
+    conn.execute("UPDATE settings SET value = '1' WHERE key = 'schema'")
+    conn.commit()
+    conn.close()
+    again = Session.open(root, BROWSER, sid)
+    assert again.db.query("SELECT value FROM settings WHERE key = 'schema'")[0][0] == "2"
+    assert again.db.query("SELECT COUNT(*) FROM vectors")[0][0] == 0
+
+
+def test_an_export_imported_elsewhere_drops_the_vector(studio, session, tmp_path, video_file):
+    import json
+    click(studio, session, 0, [red_square_point(session, 0)])
+    track(studio, tab(session, frame=0))
+    assert session.state.tracks[1].vector is not None
+    from app.callbacks import files as files_cb
+    out = files_cb.export(tab(session), kind="dataset")
+    export_file = out["export_file"]
+    data = json.loads(open(getattr(export_file, "value", export_file), encoding="utf-8").read())
+    assert data["annotations"][0]["studio"]["origin"] == "clicked"
+    other = files.load_video(studio, BROWSER, str(video_file), None, None, 1, 0, 64,
+                             progress=lambda *a, **k: None)["view"].session
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(data))
+    files_cb.import_json(studio, tab(other), {"frame": 0}, str(path))
+    imported = next(iter(other.state.tracks.values()))
+    assert imported.origin == "imported" and imported.vector is None
