@@ -19,6 +19,7 @@ earlier prompt: more clicks refine the mask. Refusals answer 4xx/503 with
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from fastapi import Body, HTTPException, Response
@@ -77,7 +78,10 @@ def click_for(prompts, token: str, session, click_id, target) -> Click:
         try:
             tracker = prompts.sam.tracker()
         except SamModelUnavailable as e:
-            raise PromptRefused(f"Click to track needs the SAM 2 model, which is not available. {e}", 503) from None
+            # The cache's path is the server's business (its log has the whole message); the user reads where.
+            text = re.sub(r"the Hugging Face cache at \S+?(?=[,.]?\s)", "the server's Hugging Face cache (the "
+                          "server's log names the folder)", str(e))
+            raise PromptRefused(f"Click to track needs the SAM 2 model, which is not available. {text}", 503) from None
         geo = snapshot(session).geo
         click = Click(id=click_id, prompt=tracker.session(DisplayFrames(session)), display_wh=geo.display_wh)
     return prompts.clicks.put(token, click)

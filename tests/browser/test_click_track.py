@@ -119,3 +119,27 @@ def test_click_without_a_run_and_a_correction_on_a_later_frame(page, click_url, 
     assert doc_row["runs"] == [[0, 23]] and doc_row["origin"] == "clicked"
     assert len(s.rows()) == len(before) + 1
     assert "3 undo" in s.text("#history") and s.errors() == 0  # the import, the track, the correction
+
+
+def test_without_sam_weights_a_click_says_what_to_do_and_the_rest_works(page, studio_url, squares_mp4):
+    """The usual test studio names no --sam-model: the default Hub repository, which is not in the cache
+    (and downloads are off in the tests)."""
+    s = StudioPage(page, studio_url).open()
+    s.upload(squares_mp4)
+    s.load()
+    s.press("c")
+    s.wait_state("clickMode", "1")
+    click_frame(s, 60, 80)
+    page.wait_for_function("sel => (document.querySelector(sel).dataset.promptError || '').length > 0", arg=VIEWER)
+    said = s.state("promptError")
+    for words in ("SAM 2", "facebook/sam2.1-hiera-tiny", "hf download", "--sam-model"):
+        assert words in said, said
+    assert "/" + "root" not in said and "/tmp" not in said  # no server path
+    assert s.state("preview") == ""
+    page.wait_for_timeout(300)
+    shot(page, "studio-click-no-sam", full_page=False)
+    s.press("Escape")  # clears the prompt
+    s.press("Escape")  # leaves click mode
+    s.wait_state("clickMode", "")
+    assert "Run:" in s.run("red square, green square")  # the rest of the studio works
+    assert s.errors() == 0
