@@ -51,9 +51,12 @@ def classify_clicked(service, session, vocabulary) -> dict:
     """{track id: top 5 [ClassScore] in `vocabulary`} of the clicked tracks,
     from their stored vectors (one text classifier per model). A label set by
     hand stays; its top classes follow the new vocabulary."""
+    clicked = [t for t in session.state.tracks.values() if t.vector is not None]
+    if not clicked:
+        return {}  # and clipvis.prompt (transformers) is not imported for nothing
     from clipvis.prompt import classify_track
     out, clips = {}, {}
-    for track in [t for t in session.state.tracks.values() if t.vector is not None]:
+    for track in clicked:
         try:
             model, vector = session.vector(track)
         except KeyError:  # re-imported after the edit that stored it was discarded: keeps its label

@@ -47,8 +47,7 @@ class SamService:
     a folder (--sam-model); None: $CLIPVIS_SAM_MODEL or the library's default."""
 
     def __init__(self, name: str | None = None, *, device: str = "auto"):
-        from clipvis.prompt import sam_model_name
-        self.name = sam_model_name(name)
+        self.name = name  # resolved on the first click: importing clipvis.prompt (transformers) costs seconds
         self.device = device
         self._tracker = None
         self._lock = threading.Lock()
@@ -60,13 +59,14 @@ class SamService:
     def tracker(self):
         """The PromptTracker; SamModelUnavailable (its message says what to
         do) if it cannot load. The whole message goes to the server's log."""
-        from clipvis.prompt import SamModelUnavailable, load_prompt_tracker
+        from clipvis.prompt import SamModelUnavailable, load_prompt_tracker, sam_model_name
         with self._lock:
             if self._tracker is None:
+                name = sam_model_name(self.name)
                 try:
-                    self._tracker = load_prompt_tracker(self.name, device=self.device)
+                    self._tracker = load_prompt_tracker(name, device=self.device)
                 except SamModelUnavailable as e:
-                    print(f"clipvis studio: SAM 2 model {self.name!r} did not load: {e}", file=sys.stderr, flush=True)
+                    print(f"clipvis studio: SAM 2 model {name!r} did not load: {e}", file=sys.stderr, flush=True)
                     raise
             return self._tracker
 
