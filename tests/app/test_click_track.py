@@ -213,18 +213,27 @@ def test_cancel_leaves_the_session_unchanged(studio, session, monkeypatch):
     assert snapshot(session) == kept and session.revision == revision and not session.undo_stack
 
 
-def test_cancel_button_reaches_a_track(studio, session):
+def test_cancel_button_reaches_a_track(studio, session, monkeypatch):
+    """The run's Cancel button stops a Track between frames; nothing is kept."""
+    import threading
+    from app.clicks.job import TrackJob
     click(studio, session, 3, [red_square_point(session, 3)])
     kept = snapshot(session)
+    started, original = threading.Event(), TrackJob._propagate
+
+    def waits_for_cancel(self, direction):
+        started.set()
+        assert self.cancel.wait(30)  # SAM 2 "running" until Cancel is pressed
+        return original(self, direction)
+    monkeypatch.setattr(TrackJob, "_propagate", waits_for_cancel)
     gen = clicks.track(studio, tab(session, frame=3), {"frame": 3}, "demo", "",
                        types.SimpleNamespace(_data={"click": "c1"}))
     first = next(gen)
-    assert "run_status" in first
-    assert "Cancelling" in run.cancel(first["view"])["message"] or not session.job.running
-    rest = list(gen)
-    if session.job.cancelled:
-        assert snapshot(session) == kept
-    assert rest
+    assert "run_status" in first and started.wait(30)
+    assert "Cancelling" in run.cancel(first["view"])["message"]
+    last = list(gen)[-1]
+    assert "Cancelled: the session is unchanged" in plain(last["message"])
+    assert snapshot(session) == kept and not session.undo_stack
 
 
 def test_bad_prompts_get_a_sentence(studio, session):
