@@ -66,8 +66,9 @@ class TrackJob(RunJob):
                     v, top = pool_and_classify(self.service, self.spec, session.open_video(), rles,
                                                session.state.vocabulary)
                     vector = (self.spec, v)
-                except (WeightsUnavailable, CheckpointMismatch, UnknownCLIPModel, OSError) as e:
-                    label_note = f" No CLIP label: the CLIP-VIS model did not load ({e})."
+                except (WeightsUnavailable, CheckpointMismatch, UnknownCLIPModel, ValueError, OSError) as e:
+                    # The tracking is kept without a label (class "object"); Re-label cannot help it either.
+                    label_note = f" No CLIP label: the CLIP-VIS model could not label it ({e})."
             if self.cancel.is_set():
                 raise Cancelled("cancelled")
             self.stage = "saving"

@@ -311,3 +311,19 @@ def test_an_export_imported_elsewhere_drops_the_vector(studio, session, tmp_path
     files_cb.import_json(studio, tab(other), {"frame": 0}, str(path))
     imported = next(iter(other.state.tracks.values()))
     assert imported.origin == "imported" and imported.vector is None
+
+
+def test_without_the_clip_vis_model_the_track_is_kept_unlabelled(tmp_path, sam_folder, video_file, monkeypatch):
+    """The CLIP-VIS model cannot load (a released checkpoint not downloaded): SAM 2's track is still
+    one undoable edit, of class "object", and the message says why it has no label."""
+    monkeypatch.setenv("CLIPVIS_CACHE", str(tmp_path / "no-weights"))  # a released model, not downloaded
+    service = ModelService.from_args(parse_args(["--model", "clipvis_r50_lvis", "--device", "cpu"]))
+    studio = make_studio(tmp_path, service, sam_folder)
+    session = files.load_video(studio, BROWSER, str(video_file), None, None, 1, 0, 64,
+                               progress=lambda *a, **k: None)["view"].session
+    click(studio, session, 0, [red_square_point(session, 0)])
+    updates, view = track(studio, tab(session, frame=0), model="default")
+    message = plain(updates[-1]["message"])
+    assert "Click-track #1 object" in message and "No CLIP label" in message, message
+    new = session.state.tracks[1]
+    assert new.vector is None and new.top_classes == () and new.num_present == session.meta.num_frames
