@@ -183,13 +183,13 @@ function createStudioViewer(element, props, trigger, watch) {
       if (src !== S.src || doc.rev < (S.doc ? S.doc.rev : -1)) return;
       S.doc = doc; S.docKey = doc.key;
       S.byId = new Map(doc.tracks.map(t => [t.id, t]));
+      if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
+      renderList(); renderTop(); updateFrameUi(); layout();  // the timeline's rows may take room from the frame
       if (S.pendingSelect != null && (S.byId.has(S.pendingSelect) || doc.rev >= S.rev)) {
-        const id = S.pendingSelect;
+        const id = S.pendingSelect;  // a track an edit just made: its row exists now, and is scrolled to
         S.pendingSelect = null;
         if (S.byId.has(id)) select(id, {quiet: true});
       }
-      if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
-      renderList(); renderTop(); updateFrameUi(); layout();  // the timeline's rows may take room from the frame
     }).catch(err => status(String(err.message || err), 0));
   }
 
@@ -562,10 +562,13 @@ function createStudioViewer(element, props, trigger, watch) {
   }
 
   // Bring the row into the list's view without scrolling the page.
+  // Measured on the next frame: the top classes drawn under the list change its height first.
   function scrollListTo(row) {
-    const top = row.offsetTop - list.offsetTop, bottom = top + row.offsetHeight;
-    if (top < list.scrollTop) list.scrollTop = top;
-    else if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
+    requestAnimationFrame(() => {
+      const l = list.getBoundingClientRect(), r = row.getBoundingClientRect();
+      if (r.top < l.top) list.scrollTop -= l.top - r.top;
+      else if (r.bottom > l.bottom) list.scrollTop += r.bottom - l.bottom;
+    });
   }
 
   function markHere() {

@@ -53,6 +53,11 @@ def test_click_preview_track_and_undo(page, click_url, squares_mp4):
     new = [r for r in s.rows() if r["id"] not in before]
     assert len(new) == 1
     s.wait_state("selected", new[0]["id"])
+    in_view = page.evaluate(
+        "([sel, id]) => { const l = document.querySelector(sel + ' .cv-list').getBoundingClientRect();"
+        " const r = document.querySelector(sel + ` .cv-row[data-track='${id}']`).getBoundingClientRect();"
+        " return r.top >= l.top - 1 && r.bottom <= l.bottom + 1; }", [VIEWER, new[0]["id"]])
+    assert in_view  # the list scrolled to the new track (the last of 21)
     doc_row = s.api(f"v.doc.tracks.find(t => t.id === {new[0]['id']})")
     assert doc_row["origin"] == "clicked" and doc_row["runs"] == [[0, 9]]  # on the timeline: every frame
     assert len(doc_row["top"]) == 5 and doc_row["top"][0][0] == new[0]["name"]
