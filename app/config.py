@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let users type the path of a checkpoint file on the server (never one in the upload, "
                         "temporary or session folders); off by default (env CLIPVIS_ALLOW_CHECKPOINT_PATHS=1)")
     add_model_arguments(p)
+    g = p.add_argument_group("click to track (SAM 2)")
+    g.add_argument("--sam-model", default=_env("CLIPVIS_SAM_MODEL"), metavar="REPO_OR_DIR",
+                   help="the SAM 2 video model for click to track: a Hugging Face repository (default "
+                        "facebook/sam2.1-hiera-tiny, downloaded into the Hub cache on the first click) or a "
+                        "folder with its config.json and model.safetensors (env CLIPVIS_SAM_MODEL)")
     return p
 
 
@@ -67,12 +72,15 @@ class StudioConfig:
     workdir: Path
     limits: Limits
     quota_bytes: float = DEFAULT_QUOTA_GB * 1e9
+    sam_model: str | None = None  # None: $CLIPVIS_SAM_MODEL or the library's default
+    device: str = "auto"
 
     @classmethod
     def from_args(cls, args) -> "StudioConfig":
         return cls(workdir=Path(args.workdir or DEFAULT_WORKDIR).resolve(),
                    limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb),
-                   quota_bytes=max(0.0, float(args.quota_gb)) * 1e9)
+                   quota_bytes=max(0.0, float(args.quota_gb)) * 1e9,
+                   sam_model=getattr(args, "sam_model", None), device=getattr(args, "device", "auto") or "auto")
 
 
 class WorkdirError(ValueError):
@@ -149,3 +157,9 @@ class Studio:
     service: object  # app.model_service.ModelService
     runs: RunQueue = field(default_factory=RunQueue)
     viewer: ViewerRegistry = field(default_factory=ViewerRegistry)
+    prompts: object = None  # app.clicks.service.Prompts: SAM 2 (loaded on the first click), the clicks
+
+    def __post_init__(self):
+        if self.prompts is None:
+            from app.clicks.service import Prompts, SamService
+            self.prompts = Prompts(sam=SamService(self.config.sam_model, device=self.config.device))

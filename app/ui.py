@@ -23,7 +23,8 @@ import gradio as gr
 
 from clipvis.vocab import list_vocabularies
 
-from app.callbacks import edit, files, run, view
+from app.callbacks import clicks, edit, files, run, view
+from app.clicks.routes import prompt_routes
 from app.config import browser_secret
 from app.model_service import CUSTOM, DEFAULT
 from app.view_state import ViewState
@@ -100,7 +101,7 @@ def build_demo(studio) -> gr.Blocks:
             _tools_panel(c)
         _export_panel(c)
         _events(demo, c, studio)
-    demo.viewer_routes = viewer_routes(studio.viewer)
+    demo.viewer_routes = viewer_routes(studio.viewer) + prompt_routes(studio.viewer, studio.prompts)
     return demo
 
 
@@ -256,6 +257,9 @@ def _events(demo, c, studio):
       ["run_status", "ask_acc", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
       concurrency_id="run-progress")
     w(c["cancel_btn"].click, run.cancel, [T], ["message"], **fast)
+    # Click to track: the preview is a route (app/clicks/routes.py); Track is a job in the same queue.
+    w(V.propagate, p(clicks.track, studio), [T, V, c["model"], c["custom"]], ["run_status", *changed],
+      show_progress="hidden", concurrency_limit=RUN_WAITERS, concurrency_id="run-progress")
     w(c["requery_btn"].click, p(run.requery, studio), [T, V, c["vocab_text"], c["vocab_std"]],
       changed + ["run_status", "ask_acc"], concurrency_limit=2, concurrency_id="classify")
     w(c["candidates_btn"].click, p(run.candidates, studio), [T], ["candidates", "message"],

@@ -11,6 +11,7 @@ from clipvis.vocab import VocabularyError, list_vocabularies, load_vocabulary
 from app.callbacks.files import USER_ERRORS
 from app.callbacks.view import changed, folded_ask, tab
 from app.messages import for_user, html_text, md, problem
+from app.clicks.labels import classify_clicked, reclassifiable, relabel_clicked
 from app.run_job import RunJob
 from app.session import StaleEdit
 from app.session.from_engine import vocabulary_for_requery
@@ -115,16 +116,23 @@ def requery(studio, view, value, vocab_text, vocab_std) -> dict:
     except USER_ERRORS as e:
         return problem(str(e))
     stored = session.stored_analysis
-    if stored is None:
+    if stored is None and not reclassifiable(session.state):
         # Imported annotations or no run yet (or a session from an earlier version): nothing to classify.
         return problem("re-labelling needs the model's analysis of this video: press Run once first")
     vocab, kept = vocabulary_for_requery(asked, session.state)
     started = time.perf_counter()
+    meta = {"vocab_text": vocab_text or "", "vocab_std": vocab_std or ""}
     try:
-        result = studio.service.classify(session.model, stored.analysis, asked)  # the model's tracks: asked only
-        edit, notes = session.requery(result, vocabulary=vocab, meta_changes={"vocab_text": vocab_text or "",
-                                                                              "vocab_std": vocab_std or ""})
-    except MODEL_ERRORS as e:
+        # Clicked tracks and the model's are classified against the asked classes alone.
+        clicked = classify_clicked(studio.service, session, asked)  # clicked tracks, from their stored vectors
+        if stored is None:
+            with session.lock:
+                proposal = relabel_clicked(session.state, vocab, clicked)
+                edit, notes = session.commit(proposal, meta_changes=meta), proposal.notes
+        else:
+            result = studio.service.classify(session.model, stored.analysis, asked)
+            edit, notes = session.requery(result, vocabulary=vocab, meta_changes=meta, clicked=clicked)
+    except MODEL_ERRORS + (KeyError,) as e:
         return problem(f"re-query failed: {e}")
     took = time.perf_counter() - started
     kept_txt = (f" Hand-set label(s) kept, not used to classify the model's tracks: {', '.join(kept)}."

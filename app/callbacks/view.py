@@ -62,7 +62,8 @@ def selected_info(view: ViewState) -> str:
         return "No instance selected: click one on the frame or in the list (Tab steps through this frame)."
     session = view.session
     how = {"model": "found by the model", "promoted": "promoted from a low-score query",
-           "imported": "imported", "split": "split off another track"}.get(tr.origin, tr.origin)
+           "imported": "imported", "split": "split off another track",
+           "clicked": "clicked and tracked (SAM 2), labelled by CLIP"}.get(tr.origin, tr.origin)
     extra = " · label set by hand (re-label keeps it)" if tr.by_hand else ""
     shown = " · **hidden** (h shows it)" if tr.hidden else (
         " · under the score threshold" if tr.score < session.meta.threshold else "")

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 FILE = "session.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the vectors table (clicked tracks' CLIP vectors)
 BUSY_SECONDS = 5.0  # how long a write waits for another writer before it fails as "locked"
 
 SCHEMA = """
@@ -39,7 +39,12 @@ CREATE TABLE edit_tracks (seq INTEGER NOT NULL, track INTEGER NOT NULL,
                           before TEXT, after TEXT,                           -- Track.meta() JSON, or NULL
                           frames BLOB NOT NULL, refs_before BLOB NOT NULL, refs_after BLOB NOT NULL,
                           PRIMARY KEY (seq, track)) WITHOUT ROWID;
+CREATE TABLE vectors (id INTEGER PRIMARY KEY, edit INTEGER NOT NULL,         -- the edit that added it
+                      model TEXT NOT NULL,                                   -- the CLIP-VIS model it was pooled with
+                      data BLOB NOT NULL);                                   -- float32 little-endian
 """
+# What each older schema lacks: run in one transaction when such a session is opened.
+MIGRATIONS = {1: SCHEMA[SCHEMA.index("CREATE TABLE vectors"):]}
 
 
 class SaveError(RuntimeError):
@@ -114,10 +119,26 @@ class Database:
             version = db._conn.execute("SELECT value FROM settings WHERE key = 'schema'").fetchone()
         except sqlite3.Error as e:
             raise ValueError(f"the session's database cannot be read ({reason(e)})") from None
+        if version is not None and int(version[0]) in MIGRATIONS:
+            db._migrate(int(version[0]))
+            version = (str(SCHEMA_VERSION),)
         if version is None or int(version[0]) != SCHEMA_VERSION:
             db.close()
             raise ValueError(f"the session was saved by another version of the studio (schema {version})")
         return db
+
+    def _migrate(self, version: int) -> None:
+        """An older session's schema brought up to date (only tables added)."""
+        try:
+            with self.write() as cur:
+                for old in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[old].split(";"):
+                        if statement.strip():
+                            cur.execute(statement)
+                cur.execute("UPDATE settings SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        except SaveError as e:
+            self.close()
+            raise ValueError(f"the session needs an update its files do not allow ({e.reason})") from None
 
     # ---- writing -------------------------------------------------------------------
     @contextlib.contextmanager

@@ -97,7 +97,7 @@ def vocabulary_for_requery(asked: Vocabulary, state: TrackSet) -> tuple[Vocabula
     names = {c.name.lower() for c in asked.classes}
     kept, classes = [], list(asked.classes)
     for t in state.tracks.values():
-        if t.by_hand or t.query is None:
+        if keeps_label(t):
             name = state.class_name(t.category_id)
             if name.lower() not in names:
                 names.add(name.lower())
@@ -108,9 +108,16 @@ def vocabulary_for_requery(asked: Vocabulary, state: TrackSet) -> tuple[Vocabula
     return Vocabulary(classes=tuple(classes), name=asked.name), kept
 
 
+def keeps_label(track) -> bool:
+    """A label re-query leaves alone: set by hand, or of a track that is no
+    query's and has no CLIP vector to classify again (imported)."""
+    return track.by_hand or (track.query is None and track.vector is None)
+
+
 def requery(state: TrackSet, result: VideoResult, *, run: int, nonempty: np.ndarray,
-            vocabulary: Vocabulary | None = None) -> Proposal:
-    """Re-label from `result` (run `run`'s stored analysis classified with the asked vocabulary).
+            vocabulary: Vocabulary | None = None, clicked: dict | None = None) -> Proposal:
+    """Re-label from `result` (run `run`'s stored analysis classified with the asked vocabulary);
+    clicked: {track id: the clicked track re-labelled from its vector}.
 
     `vocabulary` is the session's vocabulary afterwards: the asked classes (with their ids) plus
     those only hand labels keep (vocabulary_for_requery). Model tracks are classified against
@@ -119,8 +126,18 @@ def requery(state: TrackSet, result: VideoResult, *, run: int, nonempty: np.ndar
     by_name = {c.name.lower(): c.id for c in vocab.classes}
     best = best_per_query(result)
     new, relabelled, kept_hand = {}, 0, 0
+    clicked = clicked or {}
     for t in state.tracks.values():
-        if t.by_hand or t.query is None:
+        if t.id in clicked:
+            new[t.id] = clicked[t.id]
+            if t.by_hand:  # its class, under its id in the new vocabulary
+                new[t.id] = new[t.id].with_(category_id=by_name[state.class_name(t.category_id).lower()])
+                kept_hand += 1
+                continue
+            relabelled += vocab.classes[vocab.index_of_id(clicked[t.id].category_id)].name != \
+                state.class_name(t.category_id)
+            continue
+        if keeps_label(t):
             cid = by_name[state.class_name(t.category_id).lower()]
             new[t.id] = t.with_(category_id=cid)
             kept_hand += 1

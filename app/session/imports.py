@@ -79,8 +79,8 @@ def _import_dataset(state: TrackSet, meta: SessionMeta, ds: YTVISDataset, source
     for a in ds.annotations_of(video.id):
         fields = a.extra.get("studio") or {"score": 1.0 if a.score is None else a.score, "origin": "imported"}
         fields = {**fields, "id": a.id, "category_id": a.category_id}
-        if not ours:  # query slots mean something only for the analysis of the session that wrote them
-            fields.update(query=None, origin="imported")
+        if not ours:  # query slots and CLIP vectors mean something only in the session that wrote them
+            fields.update(query=None, origin="imported", vector=None)
         refs = _refs(a.segmentations, p, state, source)
         if refs.any():
             tracks.append(Track.from_meta(fields, refs))

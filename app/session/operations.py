@@ -30,11 +30,17 @@ class Proposal:
     masks: list = field(default_factory=list)  # new RLE counts (bytes); refs PENDING + i point at them
     notes: list = field(default_factory=list)  # what the user should be told
     fields: dict = field(default_factory=dict)  # other document fields: {name: (before, after)}
+    vectors: list = field(default_factory=list)  # new [(model, CLIP vector)]; Track.vector PENDING + i
 
     def add_mask(self, counts: bytes) -> int:
         """A reference to a new mask, numbered when the proposal is committed."""
         self.masks.append(bytes(counts))
         return PENDING + len(self.masks) - 1
+
+    def add_vector(self, model: str, vector) -> int:
+        """A reference to a new stored CLIP vector, numbered when the proposal is committed."""
+        self.vectors.append((str(model), np.asarray(vector, np.float32)))
+        return PENDING + len(self.vectors) - 1
 
 
 def rle_counts(mask: np.ndarray) -> bytes:
@@ -182,3 +188,52 @@ def renumbered(tracks: list[Track], start: int) -> list[Track]:
     """The tracks with ids start, start + 1, ... in their order (new objects
     get ids never used in the session)."""
     return [t.with_(id=start + i) for i, t in enumerate(tracks)]
+
+
+def clicked_track(state: TrackSet, masks: dict, *, start: int, replace=None, vector=None, top=(),
+                  unlabelled_class: str = "object") -> Proposal:
+    """The result of a click-to-track propagation as one edit.
+
+    masks: {frame: RLE counts (bytes)} of the frames where the object was
+    found; vector: (model, CLIP vector) pooled from them, or None; top: its
+    top classes [(category_id, score)] in the session's vocabulary, best
+    first. replace: None makes a new track over the masks' frames; a track id
+    replaces that track's masks from `start` on and keeps its earlier frames
+    (its label follows the new vector unless set by hand or from the model).
+    Clicked tracks have score 1: a person said it is an object."""
+    t = _frame(state, start)
+    if not masks:
+        raise ValueError("SAM 2 found the object on no frame: click on it again (or draw a box around it)")
+    p = Proposal({}, "")
+    vocab = state.vocabulary
+    if replace is None:
+        old, refs = None, state.absent()
+    else:
+        old = state.get(replace)
+        refs = old.refs.copy()
+        refs[t:] = ABSENT
+    for f in sorted(masks):
+        if replace is None or f >= t:
+            refs[_frame(state, f)] = p.add_mask(masks[f])
+    top = tuple((int(c), float(s)) for c, s in top)
+    labelled = old is None or (old.query is None and not old.by_hand)
+    fields = {}
+    if labelled:
+        fields["top_classes"] = top
+        fields["vector"] = None if vector is None else p.add_vector(*vector)
+        if top:
+            fields["category_id"] = top[0][0]
+        elif old is None:
+            vocab, fields["category_id"] = add_class(vocab, unlabelled_class)
+    if old is None:
+        new_id = state.free_id
+        track = Track(id=new_id, category_id=fields.pop("category_id"), score=1.0, refs=refs, origin="clicked",
+                      **fields)
+        name = next(c.name for c in vocab.classes if c.id == track.category_id)
+        p.label = f"Click-track #{new_id} {name} (frames {track.first_frame}–{track.last_frame})"
+    else:
+        track = old.with_(refs=refs, **fields)
+        p.label = f"Click-track #{old.id} again from frame {t}"
+    p.tracks[track.id] = track
+    p.vocabulary = vocab if vocab is not state.vocabulary else None
+    return p

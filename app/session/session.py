@@ -61,6 +61,7 @@ class Session:
         self.next_run = next_run
         self._next_seq = max([s for s, _ in self.undo_stack + self.redo_stack], default=0) + 1
         self._next_mask = store.next_mask_id(db)
+        self._next_vector = store.next_vector_id(db)
         self.analyses = Analyses(self.folder)
         self.masks = MaskStore(db, self.analyses, meta.height, meta.width)
         self.frames = FrameCache(self.folder / "frames", meta.num_frames)
@@ -191,6 +192,8 @@ class Session:
                 new = refs >= PENDING
                 refs[new] = refs[new] - PENDING + self._next_mask
                 track = track.with_(refs=refs)
+            if track is not None and track.vector is not None and track.vector >= PENDING:
+                track = track.with_(vector=track.vector - PENDING + self._next_vector)
             out[tid] = track
         return out
 
@@ -222,6 +225,7 @@ class Session:
             with self.db.write() as cur:
                 store.discard_undone(cur, [s for s, _ in self.redo_stack])
                 store.insert_masks(cur, self._next_mask, seq, proposal.masks)
+                store.insert_vectors(cur, self._next_vector, seq, proposal.vectors)
                 store.write_tracks(cur, tracks, revision, same_refs=self._same_refs(edit))
                 store.write_edit(cur, seq, edit)
                 store.set_settings(cur, **values)
@@ -230,6 +234,7 @@ class Session:
             self.undo_stack.append((seq, edit.label))
             self._next_seq += 1
             self._next_mask += len(proposal.masks)
+            self._next_vector += len(proposal.vectors)
             self.state.next_id = next_id
             self.meta = meta
             self._installed(tracks, edit.fields_after, revision)
@@ -344,6 +349,10 @@ class Session:
         return self.edit(lambda s: operations.copy_forward(s, track_id, frame, count), acts_on=[track_id],
                          base_revision=base_revision)
 
+    def vector(self, track: Track):
+        """(model, (D,) float32) of a clicked track's stored CLIP vector, or None."""
+        return None if track.vector is None else store.read_vector(self.db, track.vector)
+
     # ---- masks --------------------------------------------------------------------------
     def rle(self, track: Track, t: int) -> dict | None:
         return self.masks.rle(track.refs[t], t)
@@ -380,16 +389,23 @@ class Session:
             self.analyses.remove(run)
             raise
 
-    def requery(self, result, *, vocabulary=None, meta_changes: dict | None = None) -> tuple[Edit, list[str]]:
-        """Relabel from `result`, the current analysis classified with a new vocabulary.
+    def requery(self, result, *, vocabulary=None, meta_changes: dict | None = None, clicked: dict | None = None,
+                base_revision=None) -> tuple[Edit, list[str]]:
+        """Relabel from `result`, the current analysis classified with the asked classes;
         `vocabulary`: the session's vocabulary after it (default the result's), which
-        may add classes that only hand labels use (see from_engine.requery)."""
+        may add classes that only hand labels use (see from_engine.requery); clicked:
+        {track id: top classes} of clicked tracks classified from their stored vectors."""
+        from app.clicks.labels import relabelled
         with self.lock:
             stored = self.stored_analysis
             if stored is None or result.analysis is not stored.analysis:
                 raise ValueError("re-labelling needs the analysis of the current run: press Run first")
+            self._check_fresh(set(clicked or ()), base_revision)
             proposal = from_engine.requery(self.state, result, run=self.analysis_run["run"],
-                                           nonempty=stored.mask_nonempty, vocabulary=vocabulary)
+                                           nonempty=stored.mask_nonempty, vocabulary=vocabulary,
+                                           clicked={tid: relabelled(self.state.tracks[tid], top)
+                                                    for tid, top in (clicked or {}).items()
+                                                    if tid in self.state.tracks})
             edit = self.commit(proposal, meta_changes=meta_changes)
             self.result = result
             return edit, proposal.notes

@@ -1,7 +1,7 @@
 """A session on disk: its folder, and the rows of its database.
 
     <workdir>/<browser id>/<session id>/
-        session.sqlite     settings, vocabulary, tracks, masks, undo/redo history (db.py)
+        session.sqlite     settings, vocabulary, tracks, masks, clicked tracks' CLIP vectors, undo/redo history (db.py)
         source.mp4 | source.zip | source_frames/   the upload, under a generated name
         frames/            display JPEGs
         analysis/run-<n>.safetensors   the engine's analysis of each run (clipvis.analysis_io)
@@ -146,6 +146,30 @@ def next_mask_id(db: Database) -> int:
     return (db.query("SELECT MAX(id) FROM masks")[0][0] or 0) + 1
 
 
+# ---- clicked tracks' CLIP vectors --------------------------------------------------------
+
+VECTOR_DTYPE = "<f4"
+
+
+def insert_vectors(cur, first_id: int, edit_seq: int, vectors: list[tuple[str, np.ndarray]]) -> None:
+    """[(model, (D,) vector)] as float32 bytes (never a pickle)."""
+    cur.executemany("INSERT INTO vectors VALUES (?, ?, ?, ?)",
+                    [(first_id + i, edit_seq, str(model), sqlite3.Binary(np.asarray(v, VECTOR_DTYPE).tobytes()))
+                     for i, (model, v) in enumerate(vectors)])
+
+
+def next_vector_id(db: Database) -> int:
+    return (db.query("SELECT MAX(id) FROM vectors")[0][0] or 0) + 1
+
+
+def read_vector(db: Database, vector_id: int) -> tuple[str, np.ndarray]:
+    """(the CLIP-VIS model it was pooled with, (D,) float32) of a stored vector."""
+    row = db.reader().execute("SELECT model, data FROM vectors WHERE id = ?", (int(vector_id),)).fetchone()
+    if row is None:
+        raise KeyError(f"the CLIP vector {vector_id} is missing from the session")
+    return row[0], np.frombuffer(bytes(row[1]), VECTOR_DTYPE).copy()
+
+
 # ---- the history -----------------------------------------------------------------------
 
 def _refs_blob(refs: np.ndarray, exists: bool) -> bytes:
@@ -194,6 +218,7 @@ def discard_undone(cur, seqs: list[int]) -> None:
         return
     rows = [(s,) for s in seqs]
     cur.executemany("DELETE FROM masks WHERE edit = ?", rows)
+    cur.executemany("DELETE FROM vectors WHERE edit = ?", rows)
     cur.executemany("DELETE FROM edit_tracks WHERE seq = ?", rows)
     cur.executemany("DELETE FROM edits WHERE seq = ?", rows)
 

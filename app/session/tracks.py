@@ -23,7 +23,7 @@ import numpy as np
 
 from clipvis.vocab import Vocabulary
 
-ORIGINS = ("model", "promoted", "imported", "split")
+ORIGINS = ("model", "promoted", "imported", "split", "clicked")
 ABSENT = 0
 PENDING = 1 << 62
 QUERY_SLOTS = 1 << 20  # query numbers per run in a lazy reference
@@ -58,6 +58,8 @@ class Track:
     query: the engine's query slot this track came from (re-query follows it).
     by_hand: the user chose the label; re-query never changes it.
     top_classes: the model's best classes, ((category_id, score), ...).
+    vector: a clicked track's pooled CLIP vector (a row of the `vectors`
+      table, or PENDING + i until committed); re-label classifies it again.
     """
 
     id: int
@@ -69,6 +71,7 @@ class Track:
     by_hand: bool = False
     hidden: bool = False
     top_classes: tuple = ()
+    vector: int | None = None
 
     def __post_init__(self):
         if self.origin not in ORIGINS:
@@ -123,14 +126,17 @@ class Track:
         """Everything but the masks, as JSON."""
         return {"id": self.id, "category_id": self.category_id, "score": float(self.score), "query": self.query,
                 "origin": self.origin, "by_hand": self.by_hand, "hidden": self.hidden,
-                "top_classes": [[int(c), float(s)] for c, s in self.top_classes]}
+                "top_classes": [[int(c), float(s)] for c, s in self.top_classes],
+                # Only clicked tracks have one: the other tracks' stored metadata stays as it was.
+                **({} if self.vector is None else {"vector": int(self.vector)})}
 
     @classmethod
     def from_meta(cls, meta: dict, refs) -> "Track":
         return cls(id=int(meta["id"]), category_id=int(meta["category_id"]), score=float(meta["score"]),
                    refs=refs, query=meta.get("query"), origin=meta.get("origin", "model"),
                    by_hand=bool(meta.get("by_hand", False)), hidden=bool(meta.get("hidden", False)),
-                   top_classes=tuple((int(c), float(s)) for c, s in meta.get("top_classes", ())))
+                   top_classes=tuple((int(c), float(s)) for c, s in meta.get("top_classes", ())),
+                   vector=None if meta.get("vector") is None else int(meta["vector"]))
 
 
 @dataclass

@@ -25,6 +25,8 @@ function installStudioKeyboard(viewer) {
     ['e', 'eraser / paint (while brushing)'],
     ['[ / ]', 'smaller / larger brush'],
     ['Enter / Esc', 'apply / discard the brush strokes'],
+    ['c', 'click to track on / off: click the object (shift/alt/right-click: not the object; drag: a box)'],
+    ['Enter / Esc (click to track)', 'Track the clicked object through the video / clear the prompt'],
     ['+ / − / 0', 'zoom in / out / fit (also: mouse wheel; drag to pan)'],
     ['?', 'this help; Esc closes it'],
   ];
@@ -106,8 +108,12 @@ function installStudioKeyboard(viewer) {
       case ' ': viewer.togglePlay(); return true;
       case 'Tab': if (!viewer.loaded) return false; viewer.selectNext(ev.shiftKey ? -1 : 1); return true;
       case 'Delete': case 'Backspace': return click('#delete');
-      case 'Enter': if (!viewer.brushing) return false; viewer.applyBrush(); return true;
-      case 'Escape': if (!viewer.brushing) return false; viewer.discardBrush(); return true;
+      case 'Enter':
+        if (viewer.clicking) { viewer.trackClick(); return true; }
+        if (!viewer.brushing) return false; viewer.applyBrush(); return true;
+      case 'Escape':
+        if (viewer.clicking) { if (viewer.prompted) viewer.clearClick(); else viewer.toggleClick(); return true; }
+        if (!viewer.brushing) return false; viewer.discardBrush(); return true;
       case '+': case '=': viewer.zoom(1.25); return true;
       case '-': case '_': viewer.zoom(0.8); return true;
       case '0': viewer.fit(); return true;
@@ -121,6 +127,7 @@ function installStudioKeyboard(viewer) {
       case 's': return click('#split');
       case 'h': return click('#hide');
       case 'b': viewer.toggleBrush(); return true;
+      case 'c': viewer.toggleClick(); return true;
       case 'e': if (!viewer.brushing) return false; viewer.setTool(viewer.tool === 'erase' ? 'paint' : 'erase'); return true;
     }
     return false;

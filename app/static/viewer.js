@@ -1,5 +1,5 @@
 /* CLIP-VIS Studio viewer: the frame with its masks, playback, zoom and pan,
- * the brush, the timeline and the track list, drawn in the browser.
+ * the brush, click to track, the timeline and the track list, drawn in the browser.
  *
  * Runs as the js_on_load of app/viewer/component.py (element, props, trigger,
  * watch come from Gradio's gr.HTML). Frames (JPEG) and overlays (PNG) come
@@ -36,6 +36,7 @@ function createStudioViewer(element, props, trigger, watch) {
           <button type="button" data-act="zoom-in" title="Zoom in (+; or the mouse wheel)" aria-label="Zoom in">+</button>
           <button type="button" data-act="fit" title="Fit the frame (0)">Fit</button>
           <button type="button" data-act="brush" class="cv-brush-toggle" title="Brush: paint the selected mask on this frame (b)">Brush</button>
+          <button type="button" data-act="click" class="cv-click-toggle" title="Click to track: click an object to segment it, then Track it through the video (c)">Click to track</button>
           <button type="button" data-act="help" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">?</button>
         </div>
         <div class="cv-status" aria-live="polite"></div>
@@ -58,6 +59,13 @@ function createStudioViewer(element, props, trigger, watch) {
         <button type="button" data-act="discard" title="Discard the strokes (Esc)">Discard</button>
         <span class="cv-brush-hint">drag to paint · right-drag pans · wheel zooms</span>
       </div>
+      <div class="cv-clickbar" hidden>
+        <span class="cv-click-title"></span>
+        <label class="cv-replace" hidden><input type="checkbox" class="cv-replace-box"> <span class="cv-replace-text"></span></label>
+        <button type="button" data-act="click-track" class="cv-apply cv-track" title="Track the object through the video (Enter)">Track ▶</button>
+        <button type="button" data-act="click-clear" title="Clear the prompt (Esc)">Clear</button>
+        <span class="cv-brush-hint">click: on the object · shift/alt/right-click: not on it · drag: a box · wheel zooms</span>
+      </div>
       <div class="cv-timeline">
         <canvas class="cv-ruler" title="Click to go to a frame"></canvas>
         <div class="cv-tl-scroll"><canvas class="cv-rows"></canvas></div>
@@ -79,11 +87,13 @@ function createStudioViewer(element, props, trigger, watch) {
   const ruler = $('.cv-ruler'), rows = $('.cv-rows'), tlScroll = $('.cv-tl-scroll'), tip = $('.cv-tip');
   const list = $('.cv-list'), countEl = $('.cv-count'), topHead = $('.cv-top-head'), topRows = $('.cv-top-rows');
   const brushBar = $('.cv-brushbar'), brushTitle = $('.cv-brush-title'), sizeInput = $('.cv-size');
+  const clickBar = $('.cv-clickbar'), clickTitle = $('.cv-click-title'), replaceLabel = $('.cv-replace');
+  const replaceBox = $('.cv-replace-box'), replaceText = $('.cv-replace-text');
 
   // ---- state ------------------------------------------------------------------
   const S = {
     src: null, rev: -1, key: null, n: 0, fps: 0, w: 0, h: 0,
-    frame: 0, selected: null, lastCmd: null, keep: 64,
+    frame: 0, selected: null, lastCmd: null, keep: 64, pendingSelect: null,
     doc: null, byId: new Map(), docKey: null,
     cache: new Map(),          // frame -> entry {frame, ov, sel}
     inflight: new Map(), queue: [],
@@ -91,6 +101,7 @@ function createStudioViewer(element, props, trigger, watch) {
     playing: false, clock: null,
     zoom: 1, panX: 0, panY: 0, fit: 1,
     brush: null,               // {tool, size, frame, track, add, erase, dirty}
+    click: null,               // click to track: {id, frame, points [[x, y, 1|0]], box, mask {frame, bmp, hl}, busy, again}
     drag: null, pointer: null,
     stats: {paints: [], steps: []},
   };
@@ -122,7 +133,12 @@ function createStudioViewer(element, props, trigger, watch) {
     const cmd = v.cmd;
     if (cmd && cmd.id !== S.lastCmd) {
       S.lastCmd = cmd.id;
-      if ('select' in cmd) select(cmd.select, {quiet: true});
+      if (S.tracking) { S.tracking = false; status(''); }  // a Track's answer: its message says what happened
+      if ('select' in cmd) {
+        // A track the edit just made is not in the list until its new state is fetched: select it then.
+        if (cmd.select != null && !S.byId.has(Number(cmd.select))) S.pendingSelect = Number(cmd.select);
+        else select(cmd.select, {quiet: true});
+      }
       if (cmd.seek != null) seek(cmd.seek);
     }
     publish();
@@ -133,7 +149,7 @@ function createStudioViewer(element, props, trigger, watch) {
     stop();
     for (const e of S.cache.values()) release(e);
     S.cache.clear(); S.queue = []; S.inflight.clear(); S.shown = null;
-    S.doc = null; S.byId = new Map(); S.docKey = null; S.brush = null;
+    S.doc = null; S.byId = new Map(); S.docKey = null; S.brush = null; S.click = null;
     Object.assign(S, {src: v ? v.src : null, rev: -1, key: null, n: v ? v.n : 0, fps: v ? v.fps : 0,
                       w: v ? v.w : 0, h: v ? v.h : 0, frame: 0, selected: null, zoom: 1, panX: 0, panY: 0});
     // As many decoded frames as fit the budget (a frame and its overlay, 4 bytes a pixel each),
@@ -142,8 +158,8 @@ function createStudioViewer(element, props, trigger, watch) {
     emptyEl.hidden = !!S.src;
     root.classList.toggle('cv-loaded', !!S.src);
     scrub.max = String(Math.max(S.n - 1, 0));
-    brushBar.hidden = true;
-    root.classList.remove('cv-brushing');
+    brushBar.hidden = true; clickBar.hidden = true;
+    root.classList.remove('cv-brushing', 'cv-clicking');
     renderList(); renderTop(); layout();
   }
 
@@ -169,6 +185,11 @@ function createStudioViewer(element, props, trigger, watch) {
       S.byId = new Map(doc.tracks.map(t => [t.id, t]));
       if (S.selected != null && !S.byId.has(S.selected)) select(null, {quiet: false});
       renderList(); renderTop(); updateFrameUi(); layout();  // the timeline's rows may take room from the frame
+      if (S.pendingSelect != null && (S.byId.has(S.pendingSelect) || doc.rev >= S.rev)) {
+        const id = S.pendingSelect;  // a track an edit just made: its row exists now, and is scrolled to
+        S.pendingSelect = null;
+        if (S.byId.has(id)) select(id, {quiet: true});
+      }
     }).catch(err => status(String(err.message || err), 0));
   }
 
@@ -276,6 +297,7 @@ function createStudioViewer(element, props, trigger, watch) {
     S.frame = t;
     if (why !== 'play') S.stats.steps.push({from, to: t, at: performance.now()});
     if (S.brush) startBrushOn(t);
+    if (S.click) { clickUi(); if (why !== 'play') prepareShown(); }
     publish();
     updateFrameUi();
     load(t, true);
@@ -316,7 +338,7 @@ function createStudioViewer(element, props, trigger, watch) {
     let want = 220;
     if (S.src && S.w) {
       const top = stage.getBoundingClientRect().top + window.scrollY;
-      const below = [$('.cv-bar'), brushBar, $('.cv-timeline')].reduce((h, el) => h + (el.hidden ? 0 : el.offsetHeight + 4), 0);
+      const below = [$('.cv-bar'), brushBar, clickBar, $('.cv-timeline')].reduce((h, el) => h + (el.hidden ? 0 : el.offsetHeight + 4), 0);
       want = Math.round(Math.max(240, Math.min(stage.clientWidth * S.h / S.w, window.innerHeight - top - below - 8)));
     }
     if (Math.abs(stage.clientHeight - want) > 1) stage.style.height = `${want}px`;
@@ -358,6 +380,7 @@ function createStudioViewer(element, props, trigger, watch) {
       ctx.drawImage(e.sel.hl, 0, 0, S.w, S.h);
     }
     if (S.brush && S.brush.frame === e.t) drawBrushPreview(sel);
+    if (S.click) drawClick(e.t, v);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     drawLabels(e, v);
     if (S.brush && S.pointer) {
@@ -450,6 +473,10 @@ function createStudioViewer(element, props, trigger, watch) {
     const changed = id !== S.selected;
     S.selected = id;
     if (S.brush) { if (id == null) brushOff(); else startBrushOn(S.frame); }
+    if (S.click) {
+      if (changed) { const tr = id != null ? S.byId.get(id) : null; replaceBox.checked = !!(tr && tr.origin === 'clicked'); forgetClick(); }
+      clickUi();
+    }
     publish();
     renderListSelection(); renderTop(); drawTimeline();
     load(S.frame, true);
@@ -535,10 +562,13 @@ function createStudioViewer(element, props, trigger, watch) {
   }
 
   // Bring the row into the list's view without scrolling the page.
+  // Measured on the next frame: the top classes drawn under the list change its height first.
   function scrollListTo(row) {
-    const top = row.offsetTop - list.offsetTop, bottom = top + row.offsetHeight;
-    if (top < list.scrollTop) list.scrollTop = top;
-    else if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
+    requestAnimationFrame(() => {
+      const l = list.getBoundingClientRect(), r = row.getBoundingClientRect();
+      if (r.top < l.top) list.scrollTop -= l.top - r.top;
+      else if (r.bottom > l.bottom) list.scrollTop += r.bottom - l.bottom;
+    });
   }
 
   function markHere() {
@@ -551,7 +581,8 @@ function createStudioViewer(element, props, trigger, watch) {
     topRows.replaceChildren();
     const tr = S.selected != null ? S.byId.get(S.selected) : null;
     if (!tr) { topHead.textContent = S.doc && S.doc.tracks.length ? 'Select a track to see its top classes.' : ''; return; }
-    topHead.textContent = tr.top.length ? `#${tr.id}: the model's top classes (1–${Math.min(5, tr.top.length)} relabels)`
+    const whose = tr.origin === 'clicked' ? 'top classes by CLIP inside its masks' : "the model's top classes";
+    topHead.textContent = tr.top.length ? `#${tr.id}: ${whose} (1–${Math.min(5, tr.top.length)} relabels)`
                                         : `#${tr.id}: no model scores (not from the model)`;
     const best = tr.top.length ? Math.max(...tr.top.map(x => x[1]), 1e-6) : 1;
     tr.top.slice(0, 5).forEach(([name, score], k) => {
@@ -737,7 +768,9 @@ function createStudioViewer(element, props, trigger, watch) {
     stage.focus({preventScroll: true});
     stage.setPointerCapture(ev.pointerId);
     const painting = S.brush && ev.button === 0;
-    S.drag = {x: ev.clientX, y: ev.clientY, panX: S.panX, panY: S.panY, moved: false, painting};
+    const clicking = !!S.click && (ev.button === 0 || ev.button === 2);
+    S.drag = {x: ev.clientX, y: ev.clientY, panX: S.panX, panY: S.panY, moved: false, painting, clicking,
+              negative: ev.button === 2 || ev.shiftKey || ev.altKey, from: clicking ? toFrame(ev.clientX, ev.clientY) : null};
     if (painting) strokeTo(ev, true);
   });
   stage.addEventListener('pointermove', ev => {
@@ -747,6 +780,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (d) {
       if (Math.abs(ev.clientX - d.x) + Math.abs(ev.clientY - d.y) > 4) d.moved = true;
       if (d.painting) strokeTo(ev, false);
+      else if (d.clicking) { if (d.moved && !d.negative) S.click.dragBox = boxOf(d.from, toFrame(ev.clientX, ev.clientY)); }
       else if (d.moved) { S.panX = d.panX + ev.clientX - d.x; S.panY = d.panY + ev.clientY - d.y; clampPan(); }
     }
     if (S.brush || (d && d.moved)) paint();
@@ -755,6 +789,7 @@ function createStudioViewer(element, props, trigger, watch) {
     const d = S.drag; S.drag = null;
     if (!d) return;
     if (d.painting) { S.brush.last = null; paint(); return; }
+    if (d.clicking) { clickAt(d, ev); return; }
     if (!d.moved && ev.button === 0) pickAt(ev.clientX, ev.clientY);
   });
   stage.addEventListener('pointerleave', () => { if (S.brush) { S.pointer = null; paint(); } });
@@ -764,6 +799,7 @@ function createStudioViewer(element, props, trigger, watch) {
     if (S.brush) { if (S.brush.dirty) applyBrush('closed'); brushOff(); return; }
     if (!S.src) { status('Load a video first.'); return; }
     if (S.selected == null) { status('Select the instance to paint first (click it, or Tab).'); return; }
+    if (S.click) clickOff();
     stop();
     S.brush = {tool: 'paint', size: Number(sizeInput.value), frame: null, track: null, add: null, erase: null, dirty: false};
     brushBar.hidden = false;
@@ -863,12 +899,19 @@ function createStudioViewer(element, props, trigger, watch) {
   }
   sizeInput.addEventListener('input', () => { if (S.brush) S.brush.size = Number(sizeInput.value); paint(); });
 
+  // ---- click to track (app/static/clicktrack.js) -------------------------------------
+  const clicks = createClickToTrack({S, root, ctx, status, stop, brushOff, applyBrush, layout, paint, toFrame, highlight,
+                                     publish, trigger, clickBar, clickTitle, replaceLabel, replaceBox, replaceText});
+  const {toggle: toggleClick, off: clickOff, replacing, ui: clickUi, forget: forgetClick, clear: clearClick,
+         track: trackClick, draw: drawClick, at: clickAt, boxOf, prepareShown} = clicks;
+
   // ---- buttons of the bar -------------------------------------------------------------
   const actions = {
     first: () => seek(0), last: () => seek(S.n - 1), prev: () => step(-1), next: () => step(1), play: togglePlay,
     'zoom-in': () => zoomAt(1.25), 'zoom-out': () => zoomAt(0.8), fit, brush: toggleBrush, help: () => api.help(),
     'tool-paint': () => setTool('paint'), 'tool-erase': () => setTool('erase'),
     apply: () => applyBrush('button'), discard: discardBrush,
+    click: toggleClick, 'click-track': trackClick, 'click-clear': clearClick,
   };
   root.addEventListener('click', ev => {
     const b = ev.target.closest('button[data-act]');
@@ -889,7 +932,10 @@ function createStudioViewer(element, props, trigger, watch) {
 
   const api = {
     step, seek, togglePlay, stop, selectNext, select, relabelTop, toggleBrush, setTool, applyBrush: () => applyBrush('button'),
-    discardBrush, fit, zoom: f => zoomAt(f),
+    discardBrush, fit, zoom: f => zoomAt(f), toggleClick, trackClick, clearClick,
+    frameToClient: (x, y) => { const r = canvas.getBoundingClientRect(), v = view(); return {x: r.left + (x * v.s + v.ox) / v.dpr, y: r.top + (y * v.s + v.oy) / v.dpr}; },
+    get doc() { return S.doc; },
+    get clicking() { return !!S.click; }, get prompted() { return !!(S.click && (S.click.points.length || S.click.box)); },
     brushSize: d => { sizeInput.value = String(Math.max(1, Math.min(80, Number(sizeInput.value) + d))); if (S.brush) S.brush.size = Number(sizeInput.value); paint(); },
     get loaded() { return !!S.src; }, get brushing() { return !!S.brush; }, get playing() { return S.playing; },
     get tool() { return S.brush ? S.brush.tool : null; },

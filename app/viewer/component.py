@@ -34,8 +34,8 @@ KEEP = object()  # viewer_value(select=KEEP): leave the browser's selection as i
 
 
 def _script() -> str:
-    # Plain scripts (js_on_load runs as a function body): the viewer, then the keyboard module.
-    parts = [(STATIC / name).read_text(encoding="utf-8") for name in ("viewer.js", "keyboard.js")]
+    # Plain scripts (js_on_load runs as a function body): the viewer, click to track, the keyboard module.
+    parts = [(STATIC / name).read_text(encoding="utf-8") for name in ("viewer.js", "clicktrack.js", "keyboard.js")]
     return "\n".join(parts) + (
         "\nconst viewer = createStudioViewer(element, props, trigger, watch);"
         "\nviewer.keyboard = installStudioKeyboard(viewer);\n")
