@@ -69,6 +69,7 @@ class SessionMeta:
     vocab_std: str = ""
     file_names: list = field(default_factory=list)
     note: str = ""  # a quiet note about the video (e.g. it ended a frame before its header said)
+    max_side: int | None = None  # frames are read shrunk to this longer side (the studio's stored resolution)
 
     @classmethod
     def from_json(cls, obj: dict) -> "SessionMeta":
