@@ -22,6 +22,7 @@ from app.callbacks import view as view_
 from app.callbacks.view import changed, folded_ask, tab, tools
 from app.messages import for_user, md, problem
 from app.session import SaveError, Session, StaleEdit, UploadError, store
+from app.session.expiry import mark_used
 from app.session.frames import SAFE_ID
 from app.session.imports import import_annotations
 from app.view_state import ViewState
@@ -52,6 +53,11 @@ class OpenSessions:
         with self._lock:
             self._open[session.folder] = session
         return session
+
+    def __contains__(self, folder) -> bool:
+        with self._lock:
+            session = self._open.get(Path(folder))
+            return session is not None and not session.db.closed
 
     def forget(self, folder: Path) -> None:
         with self._lock:
@@ -188,6 +194,7 @@ def resume(studio, browser, session_id) -> dict:
         session = OPEN.get(studio.config.workdir, browser, session_id)
     except USER_ERRORS as e:
         return problem(f"cannot resume: {e}")
+    mark_used(session.folder)  # for --session-ttl-days: opened is used
     notes = "".join(f" {n}" for n in session.notes)
     view = ViewState(session=session, browser=browser)
     return _loaded(studio, view, f"Resumed **{md(session.meta.original_name)}**: {len(session.state.tracks)} "
