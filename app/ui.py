@@ -138,6 +138,7 @@ def _ask_panel(c, studio):
         c["resolution"] = gr.Dropdown(sorted({360, 480, 640, 800, size}), value=size,
                                       label="Model input size (short side, pixels)")
         c["run_btn"] = gr.Button("▶ Run", variant="primary", elem_id="run")
+        c["estimate"] = gr.Markdown(elem_id="run-estimate", latex_delimiters=[])
         gr.Markdown("**⚡ Change the question without re-running.** After a run, edit the classes above and press "
                     "*Re-label*: every track is re-classified in a moment from the CLIP features stored during "
                     "the run. Labels you set by hand are kept.", elem_id="requery-callout")
@@ -201,7 +202,7 @@ def _events(demo, c, studio):
     T, V = c["view"], c["viewer"]  # the tab's state on the server; what its viewer shows
     changed = list(view.CHANGED)
     loaded = [*changed, "video_info", "vocab_text", "vocab_std", "resolution", "threshold", "run_status",
-              "load_acc", "ask_acc"]
+              "load_acc", "ask_acc", "estimate"]
     fast = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
     # Edits queue one after another, each answered in the order asked (an edit takes milliseconds; the
     # session's lock serialises them anyway): a quick second key press is kept, not dropped or overtaken.
@@ -212,7 +213,12 @@ def _events(demo, c, studio):
 
     # Page load: the browser's id, and its most recent session reopened.
     w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", *loaded])
-    w(c["upload"].upload, files.probe, [c["upload"]], ["probe"], **fast)
+    # What the upload is, whether this studio takes it, and how long a run of it would take: before Load.
+    probe_in = [c["upload"], c["stride"], c["max_frames"], c["resolution"]]
+    probe = lambda f, stride, n, size: files.probe(f, studio, stride, n, size)  # noqa: E731
+    w(c["upload"].upload, probe, probe_in, ["probe"], **fast)
+    for box in (c["stride"], c["max_frames"]):
+        w(box.change, probe, probe_in, ["probe"], **{**fast, "trigger_mode": "always_last"})
     w(c["load_btn"].click, p(files.load_video, studio),
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
@@ -235,9 +241,12 @@ def _events(demo, c, studio):
     # The model: runs wait in app.run_job's queue (their place shown, Cancel reaches them); the
     # handler only streams progress, and viewing and editing never wait behind it.
     w(c["model"].change, lambda m: {"custom": gr.update(visible=m == CUSTOM)}, [c["model"]], ["custom"], **fast)
+    for box in (c["model"], c["resolution"]):  # the estimate under Run follows the model and input size
+        w(box.change, p(run.estimate, studio), [T, c["model"], c["custom"], c["resolution"]], ["estimate"],
+          **{**fast, "trigger_mode": "always_last"})
     w(c["run_btn"].click, p(run.run, studio),
       [T, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
-      ["run_status", "ask_acc", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
+      ["run_status", "ask_acc", "estimate", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
       concurrency_id="run-progress")
     w(c["cancel_btn"].click, run.cancel, [T], ["message"], **fast)
     w(c["requery_btn"].click, p(run.requery, studio), [T, V, c["vocab_text"], c["vocab_std"]],

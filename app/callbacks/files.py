@@ -23,7 +23,8 @@ from app.callbacks.view import changed, folded_ask, tab, tools
 from app.messages import for_user, md, problem
 from app.session import SaveError, Session, StaleEdit, UploadError, store
 from app.session.expiry import mark_used
-from app.session.frames import SAFE_ID
+from app.model_service import DEFAULT
+from app.session.frames import SAFE_ID, Limits, check_header
 from app.session.imports import import_annotations
 from app.view_state import ViewState
 from app.viewer.component import EMPTY
@@ -114,17 +115,37 @@ def _paths(files) -> list[Path]:
     return [Path(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
 
 
-def probe(files) -> dict:
-    """Show a video's size, fps and length as soon as it is uploaded."""
+def probe(files, studio=None, stride=1, max_frames=0, min_size=None) -> dict:
+    """As soon as a video is uploaded: its size, fps and length, whether this
+    studio takes it (from the container's header, before anything is
+    decoded), and how long a run of it would take."""
     paths = _paths(files)
     if len(paths) != 1:
         return {"probe": f"{len(paths)} files (frames of a video)" if paths else ""}
+    limits = studio.config.limits if studio is not None else Limits()
+    stride, limit = max(1, int(stride or 1)), (int(max_frames) if max_frames else None)
     try:
-        info = open_video(paths[0]).info
+        check_header(paths[0], stride, limit, limits)
+        info = open_video(paths[0], stride=stride, max_frames=limit).info
+        seconds = min(info.duration, info.num_frames * stride / info.fps) if info.fps else 0.0
+        limits.check(info.num_frames, seconds, stride)
     except USER_ERRORS as e:
-        return {"probe": f"⚠️ {md(for_user(str(e)))}"}
+        return {"probe": f"⚠️ {md(for_user(str(e), {str(paths[0]): paths[0].name}))}"}
+    kept = limits.max_side(info.width, info.height)
+    stored = "" if kept is None else (f" Kept at {limits.max_resolution}p, this studio's resolution.")
+    run = run_estimate(studio, info.num_frames, DEFAULT, min_size)
     return {"probe": f"{md(paths[0].name)}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
-                     f"frames · {info.duration:.1f} s. Set stride and maximum frames, then press **Load**."}
+                     f"frames · {info.duration:.1f} s.{stored} {run} Set stride and maximum frames, then press "
+                     "**Load**."}
+
+
+def run_estimate(studio, frames: int, spec: str, min_size) -> str:
+    """'⏱ A run: about 25 s for 10 frames (…).' from the seconds per frame measured here."""
+    service = getattr(studio, "service", None)
+    if service is None or not frames:
+        return ""
+    size = int(min_size or service.config.min_size)
+    return f"⏱ A run: {md(service.estimate(spec, frames, size))}."
 
 
 def _loaded(studio, view: ViewState, message) -> dict:
@@ -134,6 +155,7 @@ def _loaded(studio, view: ViewState, message) -> dict:
     return {**changed(studio, view, message, select=None, seek=view.frame), "video_info": _video_info(session),
             "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
             "threshold": m.threshold, "run_status": "",
+            "estimate": run_estimate(studio, m.num_frames, DEFAULT, m.min_size),
             "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
             "ask_acc": folded_ask(session) if session.state.tracks else gr.update(open=True, label="2 · Ask")}
 
@@ -173,9 +195,11 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         return problem("upload a video (or a zip or folder of frames), or pick an example")
     name = paths[0].name if len(paths) == 1 else f"{paths[0].parent.name or 'frames'} ({len(paths)} frames)"
     try:
-        _check_quota(studio, browser, paths)
         stride = max(1, int(stride or 1))
         limit = int(max_frames) if max_frames else None
+        if len(paths) == 1:  # the length limits from the header: nothing copied or decoded beyond them
+            check_header(paths[0], stride, limit, studio.config.limits)
+        _check_quota(studio, browser, paths)
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
                                  min_size=int(min_size or 480), limits=studio.config.limits,
                                  progress=lambda d, n: progress((d, n), desc="decoding frames"))
