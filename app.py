@@ -28,13 +28,15 @@ def main(argv=None) -> None:
     from app.model_service import ModelService  # after the work folder is set: Gradio reads it on import
     from app.ui import build_demo, launch
 
-    from app.callbacks.files import OPEN
+    from app.callbacks.files import OPEN, start_examples
     from app.estimate import RunTimes
     from app.session.expiry import keep_expiring
 
     keep_expiring(config.workdir, config.session_ttl_days, in_use=OPEN.__contains__)
     service = ModelService.from_args(args, times=RunTimes(config.workdir))
-    demo = build_demo(Studio(config=config, service=service))
+    studio = Studio(config=config, service=service)
+    start_examples(studio, args.cache_examples)
+    demo = build_demo(studio)
     print(f"CLIP-VIS Studio: sessions in {config.workdir}; the model loads on the first run.", flush=True)
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)
 

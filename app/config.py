@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--session-ttl-days", type=float, default=float(_env("CLIPVIS_SESSION_TTL_DAYS", 0)),
                    help="remove sessions (and their uploads) not used for this many days, at start and every "
                         "hour; 0: keep them (env CLIPVIS_SESSION_TTL_DAYS)")
+    g.add_argument("--cache-examples", choices=("auto", "start", "lazy", "off"),
+                   default=_env("CLIPVIS_CACHE_EXAMPLES", "auto"),
+                   help="keep a run of each bundled example so a visitor opens it with tracks and no run: at start "
+                        "(start), the first visitor's run (lazy), auto: start on a GPU, lazy on a CPU; or off "
+                        "(env CLIPVIS_CACHE_EXAMPLES)")
     g.add_argument("--max-upload-mb", type=float, default=float(_env("CLIPVIS_MAX_UPLOAD_MB", 1024)),
                    help="largest upload in MB (env CLIPVIS_MAX_UPLOAD_MB)")
     g = p.add_argument_group("checkpoints the studio may load")
@@ -165,3 +170,4 @@ class Studio:
     service: object  # app.model_service.ModelService
     runs: RunQueue = field(default_factory=RunQueue)
     viewer: ViewerRegistry = field(default_factory=ViewerRegistry)
+    examples: object = None  # app.examples.ExampleCache: the bundled examples' kept runs (None: none)

@@ -47,6 +47,7 @@ class RunJob:
     queue: "RunQueue | None" = None  # where it waits; None: RUNS, the process's queue
     waiting: bool = False  # in the queue, not started yet
     cancelled: bool = False  # ended by Cancel (error says so; it is no failure)
+    after: object = None  # after(session, spec) once the tracks are saved (app/examples.py keeps a bundled example's)
 
     def start(self) -> "RunJob":
         self.num_frames = self.session.meta.num_frames
@@ -97,6 +98,11 @@ class RunJob:
                 stored, result, model=self.spec, progress=self._stage("encoding masks"),
                 meta_changes={"min_size": self.min_size, "vocab_text": self.vocab_text, "vocab_std": self.vocab_std})
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
+            if self.after is not None:
+                try:
+                    self.after(self.session, self.spec)
+                except Exception:  # a courtesy for the next visitor: never this run's failure
+                    traceback.print_exc()
         except Cancelled:
             self.cancelled = True
             self.error = "Cancelled: the tracks from before the run are unchanged."

@@ -217,6 +217,7 @@ def _events(demo, c, studio):
     probe_in = [c["upload"], c["stride"], c["max_frames"], c["resolution"]]
     probe = lambda f, stride, n, size: files.probe(f, studio, stride, n, size)  # noqa: E731
     w(c["upload"].upload, probe, probe_in, ["probe"], **fast)
+    w(c["example"].change, p(files.example_picked, studio), [c["example"]], ["probe"], **fast)
     for box in (c["stride"], c["max_frames"]):
         w(box.change, probe, probe_in, ["probe"], **{**fast, "trigger_mode": "always_last"})
     w(c["load_btn"].click, p(files.load_video, studio),

@@ -191,6 +191,10 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         if example not in examples():  # a name from our list, never a path from the client
             return problem(f"no bundled example called {example!r}")
         paths = [EXAMPLES_DIR / example]
+        if not max_frames and int(stride or 1) == 1:
+            opened = _open_cached_example(studio, browser, example)
+            if opened is not None:
+                return opened
     else:
         return problem("upload a video (or a zip or folder of frames), or pick an example")
     name = paths[0].name if len(paths) == 1 else f"{paths[0].parent.name or 'frames'} ({len(paths)} frames)"
@@ -202,12 +206,41 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         _check_quota(studio, browser, paths)
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
                                  min_size=int(min_size or 480), limits=studio.config.limits,
-                                 progress=lambda d, n: progress((d, n), desc="decoding frames"))
+                                 progress=lambda d, n: progress((d, n), desc="decoding frames"),
+                                 example=example if paths == [EXAMPLES_DIR / str(example)] else "")
     except USER_ERRORS as e:
         # The decoder names the file it opened: the user's copy in the session folder, or the upload.
         return problem(for_user(str(e), {str(p): p.name for p in paths}) if len(paths) == 1 else for_user(str(e)))
     view = ViewState(session=OPEN.add(session), browser=browser)
     return _loaded(studio, view, f"Loaded {md(name)}. Now type what to look for and press **Run**.")
+
+
+def _open_cached_example(studio, browser: str, example: str) -> dict | None:
+    """The example with the tracks of its kept run, in a new session of this browser; None if none is kept."""
+    cache = getattr(studio, "examples", None)
+    if cache is None or cache.cached(example) is None:
+        return None
+    try:
+        _check_quota(studio, browser, [f for f in cache.cached(example).rglob("*") if f.is_file()])
+        session = cache.open_copy(example, studio.config.workdir, browser)
+    except USER_ERRORS as e:
+        return problem(str(e))
+    if session is None:
+        return None
+    view = ViewState(session=OPEN.add(session), browser=browser)
+    return _loaded(studio, view, f"Opened {md(example)} with the {len(session.state.tracks)} tracks of an earlier "
+                   "run (kept, so no run was needed). Review them, **Re-label** with your own classes, or **Run** "
+                   "again.")
+
+
+def example_picked(studio, example) -> dict:
+    """Under the example list: whether it opens with tracks at once."""
+    if not example or example not in examples():
+        return {"probe": ""}
+    cache = getattr(studio, "examples", None)
+    if cache is not None and cache.cached(example) is not None:
+        return {"probe": f"{md(example)}: a run is kept: **Load** opens it with its tracks at once, no run needed."}
+    return probe(str(EXAMPLES_DIR / example), studio)
 
 
 def resume(studio, browser, session_id) -> dict:
@@ -282,3 +315,14 @@ def export(view: ViewState, kind: str) -> dict:
     except USER_ERRORS as e:
         return problem(str(e))
     return {"export_file": str(path), "message": msg}
+
+
+def start_examples(studio, mode: str):
+    """The bundled examples' cache (app/examples.py), made at start or on first use as `mode` says."""
+    from app.deployment import has_gpu
+    from app.examples import ExampleCache
+
+    if mode == "off":
+        return None
+    studio.examples = ExampleCache(studio.config.workdir, studio.service, mode)
+    return studio.examples.start(studio, examples(), EXAMPLES_DIR, on_gpu=has_gpu())

@@ -65,8 +65,10 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
     except USER_ERRORS + (TypeError,) as e:
         yield problem(str(e))
         return
+    examples = getattr(studio, "examples", None)
     job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
-                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs)
+                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs,
+                 after=examples.keep if examples is not None else None)
     session.job = job.start()
     view = view.with_(job=job)
     while job.running:

@@ -72,7 +72,7 @@ class Session:
     @classmethod
     def create(cls, root: Path, browser_id: str, upload: list[Path], original_name: str, *, stride: int = 1,
                max_frames: int | None = None, min_size: int = 480, limits: Limits = Limits(),
-               progress=None) -> "Session":
+               progress=None, example: str = "") -> "Session":
         """A new session from an upload; nothing of it stays on disk if it fails."""
         sid = uuid.uuid4().hex
         folder = store.session_dir(root, browser_id, sid)
@@ -88,7 +88,8 @@ class Session:
             meta = SessionMeta(id=sid, original_name=original_name, source=source.name, stride=stride,
                                max_frames=max_frames, min_size=min_size, fps=info.fps / stride, num_frames=count,
                                height=h, width=w, file_names=video.file_names[:count],
-                               note=frame_count_note(count, info.num_frames), max_side=max_side)
+                               note=frame_count_note(count, info.num_frames), max_side=max_side,
+                               example=example)
             state = TrackSet(num_frames=count, height=h, width=w, vocabulary=DEFAULT_VOCABULARY)
             db = Database.create(folder / FILE, cls._settings_of(meta, state))
             return cls(folder, meta, db, state)
