@@ -140,12 +140,12 @@ def probe(files, studio=None, stride=1, max_frames=0, min_size=None) -> dict:
 
 
 def run_estimate(studio, frames: int, spec: str, min_size) -> str:
-    """'⏱ A run: about 25 s for 10 frames (…).' from the seconds per frame measured here."""
+    """'Estimated run time: about 25 s for 10 frames (…).' from the seconds per frame measured here."""
     service = getattr(studio, "service", None)
     if service is None or not frames:
         return ""
     size = int(min_size or service.config.min_size)
-    return f"⏱ A run: {md(service.estimate(spec, frames, size))}."
+    return f"**Estimated run time:** {md(service.estimate(spec, frames, size))}."
 
 
 def _loaded(studio, view: ViewState, message) -> dict:

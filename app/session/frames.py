@@ -46,8 +46,10 @@ class Limits:
             raise UploadError(f"the video has {frames} frames at stride {stride}; this studio takes at most "
                               f"{self.max_frames}. Raise the stride or set a maximum number of frames.")
         if self.max_seconds and seconds > self.max_seconds + 1e-6:
+            fit = int(self.max_seconds * frames / seconds) if seconds else 0  # frames of the selection that fit
+            how = f"Set Max frames to {fit} or fewer" if fit else "Raise the stride"
             raise UploadError(f"the video is {seconds:.1f} s long; this studio takes at most {self.max_seconds:g} s "
-                              "of video. Set Max frames to cover a shorter part, or trim the video first.")
+                              f"of video. {how} to load a shorter part, or trim the video first.")
 
     def max_side(self, width: int, height: int) -> int | None:
         """The longer side a frame of width x height is kept at, or None if it stays as it is."""

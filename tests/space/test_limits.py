@@ -42,6 +42,7 @@ def test_an_over_long_upload_is_refused_before_decoding(tmp_path, long_video, mo
     out = files.load_video(studio, BROWSER, str(long_video), None, None, 1, 0, 480, progress=lambda *a, **k: None)
     message = plain(out["message"])
     assert "4.0 s long" in message and "at most 2 s" in message and "view" not in out
+    assert "Set Max frames to 20 or fewer" in message  # 2 s of 10 fps
     assert store.list_sessions(studio.config.workdir, BROWSER) == []  # nothing copied
     assert "at most 2 s" in plain(files.probe(str(long_video), studio, 1, 0, 480)["probe"])
 
@@ -63,7 +64,7 @@ def test_too_many_frames_is_refused_from_the_header_and_max_frames_is_the_way_ou
 def test_the_estimate_is_shown_after_upload_and_under_run(tmp_path, long_video):
     studio = _studio(tmp_path)
     shown = plain(files.probe(str(long_video), studio, 1, 0, 480)["probe"])
-    assert "A run: about" in shown and "40 frames" in shown and "first guess" in shown
+    assert "Estimated run time:** about 2 s" in shown and "40 frames" in shown and "first guess" in shown
     out = files.load_video(studio, BROWSER, str(long_video), None, None, 2, 0, 480, progress=lambda *a, **k: None)
     assert "20 frames" in plain(out["estimate"])  # stride 2
     view = out["view"]
