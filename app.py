@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     from app.deployment import on_zero_gpu
     if on_zero_gpu():  # pragma: no cover - ZeroGPU: spaces patches torch's CUDA before any model loads
         import spaces  # noqa: F401
-    from app.model_service import ModelService  # after the work folder is set: Gradio reads it on import
+    from app.model_service import DEFAULT, ModelService  # after the work folder is set: Gradio reads it on import
     from app.ui import build_demo, launch
 
     from app.callbacks.files import OPEN, start_examples
@@ -35,6 +35,12 @@ def main(argv=None) -> None:
     keep_expiring(config.workdir, config.session_ttl_days, in_use=OPEN.__contains__)
     service = ModelService.from_args(args, times=RunTimes(config.workdir))
     studio = Studio(config=config, service=service)
+    if on_zero_gpu():  # the forked GPU workers inherit the predictor: load it before any is forked
+        try:
+            service.get(DEFAULT)
+        except Exception as e:  # noqa: BLE001 - the run says why to the visitor; the log has it now
+            print(f"CLIP-VIS Studio: the model did not load at start ({type(e).__name__}); runs will say why",
+                  file=sys.stderr, flush=True)
     start_examples(studio, args.cache_examples)
     demo = build_demo(studio)
     print(f"CLIP-VIS Studio: sessions in {config.workdir}; the model loads on the first run.", flush=True)
