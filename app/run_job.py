@@ -12,6 +12,7 @@ itself, where the page cannot show its place and Cancel cannot reach it.
 """
 from __future__ import annotations
 
+import contextvars
 import html
 import threading
 import time
@@ -48,6 +49,9 @@ class RunJob:
     waiting: bool = False  # in the queue, not started yet
     cancelled: bool = False  # ended by Cancel (error says so; it is no failure)
     after: object = None  # after(session, spec) once the tracks are saved (app/examples.py keeps a bundled example's)
+    # The asking handler's context (Gradio's request among it): the run works in it, so on ZeroGPU
+    # `spaces.GPU` sees the visitor's request and counts the GPU time against their quota.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def start(self) -> "RunJob":
         self.num_frames = self.session.meta.num_frames
@@ -191,7 +195,7 @@ class RunQueue:
                     job.done.set()
                 else:
                     job.started = time.time()
-                    job._work()
+                    job.context.run(job._work)
             finally:
                 with self._lock:
                     if self._jobs and self._jobs[0] is job:

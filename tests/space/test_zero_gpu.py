@@ -125,3 +125,33 @@ def test_cancel_between_chunks(tmp_path, zero_gpu, monkeypatch):
 
 def test_config_default_is_kept(tmp_path):
     assert inference_config(parse_args(["--model", "demo"])).window == 10
+
+
+def test_the_visitors_request_reaches_the_gpu_call(tmp_path, zero_gpu, monkeypatch):
+    """The run works on the queue's thread; ZeroGPU reads the visitor's Gradio request
+    (for their GPU quota) from a context variable, so the run carries the handler's context."""
+    from gradio.context import LocalContext
+
+    from clipvis.formats.overlay import write_overlay_video
+
+    from app.run_job import RunJob, RunQueue
+    from app.session import Session
+
+    seen = []
+    real = zero_gpu.GPU
+
+    def GPU(task=None, **kw):  # noqa: N802
+        granted = real(task, **kw)
+        return lambda *args: (seen.append(LocalContext.request.get(None)), granted(*args))[1]
+    monkeypatch.setattr(spaces, "GPU", GPU)
+    video = write_overlay_video(tmp_path / "v.mp4", iter(moving_squares_video(12, h=72, w=96)), fps=5)
+    session = Session.create(tmp_path / "work", "c" * 32, [video], "v.mp4")
+    request = object()  # what Gradio sets for the handler that asked for the run
+    token = LocalContext.request.set(request)
+    try:
+        job = RunJob(session=session, service=_service(tmp_path), spec="demo",
+                     vocabulary=load_vocabulary("square"), min_size=64, queue=RunQueue()).start()
+    finally:
+        LocalContext.request.reset(token)
+    assert job.done.wait(120) and job.error is None, job.error
+    assert seen and all(r is request for r in seen)
