@@ -250,8 +250,15 @@ class VideoPredictor:
                 pooled = model.backbone.pool(dense, small.to(dense.dtype)).float()
                 empty = ~(small > 0).flatten(2).any(-1)
         pooled = torch.nan_to_num(pooled)  # ResNet: an empty mask attends to nothing (its logits are zeroed)
+        masks = dec.mask_logits.float()
+        with _Timer(timings, "mask_encoding", self.device):
+            # Per query slot, on the device that ran the network, wherever the outputs are absorbed.
+            positive = masks > 0
+            pos_sigmoid_sum = (masks.sigmoid() * positive).flatten(2).sum(2)
+            pos_count = torch.count_nonzero(positive, dim=(2, 3)).float()
         return {"embeddings": dec.embeddings, "object_logits": dec.object_logits, "ious": dec.ious,
-                "masks": dec.mask_logits.float(), "pooled": pooled, "empty": empty}
+                "masks": masks, "pooled": pooled, "empty": empty, "pos_sigmoid_sum": pos_sigmoid_sum,
+                "pos_count": pos_count}
 
     def _absorb(self, out: dict, state: InferenceState):
         """A batch's network outputs joined to the pass: matched to the tracks, masks compressed."""
@@ -266,11 +273,9 @@ class VideoPredictor:
                 perm = torch.from_numpy(state.matcher(out["embeddings"][j]))
             p = perm.to(masks.device)
             with self._timed(state, "mask_encoding"):
-                m = masks[j, p]
-                positive = m > 0
-                state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
-                state.pos_count.append(torch.count_nonzero(positive, dim=(1, 2)).float().cpu())
-                pixels = FramePixels.of(m)
+                state.pos_sigmoid_sum.append(out["pos_sigmoid_sum"][j, p].cpu())
+                state.pos_count.append(out["pos_count"][j, p].cpu())
+                pixels = FramePixels.of(masks[j, p])
                 state.mask_codes.append(worker.submit(FrameMaskCode.from_pixels, pixels) if worker
                                         else FrameMaskCode.from_pixels(pixels))
             state.object_logits.append(out["object_logits"][j, p].float().cpu())
