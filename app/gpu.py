@@ -25,7 +25,7 @@ PREDICTORS: dict[str, object] = {}  # key -> predictor, filled when the server l
 SETUP_SECONDS = 10  # asked on top of the frames' time: the worker's start and the tensors' copies
 SECONDS_PER_FRAME = 0.1  # at a 480-pixel input: the H100 fp32 figure (0.04) with room for a MIG slice
 MAX_DURATION = 60  # seconds asked per grant: ZeroGPU serves short grants first
-MAX_CHUNK_FRAMES = 40  # the outputs (mask logits) of a chunk cross a pipe: ~10 MB a frame at 480p
+MAX_CHUNK_FRAMES = 40  # a chunk's outputs cross a pipe: 12 MB a frame at 480p (bench_space.py)
 
 
 def forward_chunk(key: str, frames: np.ndarray, sizes: tuple, precision: str) -> list:
