@@ -163,7 +163,8 @@ class ModelService:
                     gpu.PREDICTORS.pop(self._gpu_key(next(iter(self._predictors))), None)
                     self._predictors.pop(next(iter(self._predictors)))
                 self._predictors[spec] = predictor
-                gpu.PREDICTORS[self._gpu_key(spec)] = predictor
+                if on_zero_gpu():  # before a GPU worker forks: it finds the predictor by this key
+                    gpu.PREDICTORS[self._gpu_key(spec)] = predictor
             return self._predictors[spec]
 
     def _load(self, spec: str):
@@ -236,6 +237,7 @@ def _analyse(predictor, key, frames, num_frames, min_size, cancel, on_progress):
         return predictor.analyse(frames, num_frames=num_frames, progress=on_progress, cancel=cancel,
                                  min_size=int(min_size))
     # ZeroGPU: the GPU is held for the network only, a chunk of frames per grant (app/gpu.py).
+    gpu.PREDICTORS.setdefault(key, predictor)
     state = predictor.init_state(min_size=int(min_size))
     forward = gpu.gpu_forward()
     run_chunk = lambda resized, sizes, precision: forward(key, resized, sizes, precision)  # noqa: E731

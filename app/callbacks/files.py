@@ -21,9 +21,9 @@ from app import exports
 from app.callbacks import view as view_
 from app.callbacks.view import changed, folded_ask, tab, tools
 from app.messages import for_user, md, problem
+from app.model_service import DEFAULT
 from app.session import SaveError, Session, StaleEdit, UploadError, store
 from app.session.expiry import mark_used
-from app.model_service import DEFAULT
 from app.session.frames import SAFE_ID, Limits, check_header
 from app.session.imports import import_annotations
 from app.view_state import ViewState
