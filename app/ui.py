@@ -84,7 +84,7 @@ def build_demo(studio) -> gr.Blocks:
         c["view"] = gr.State(ViewState())
         with gr.Row(elem_id="studio-head", equal_height=False):
             gr.Markdown("**CLIP-VIS Studio**<br>press **?** for the keys", elem_id="title")
-            _load_panel(c)
+            _load_panel(c, studio)
             _ask_panel(c, studio)
         with gr.Row(elem_id="status-row", equal_height=True):
             c["message"] = gr.Markdown(elem_id="message", latex_delimiters=[])
@@ -100,7 +100,7 @@ def build_demo(studio) -> gr.Blocks:
     return demo
 
 
-def _load_panel(c):
+def _load_panel(c, studio):
     with gr.Accordion("1 · Load", open=True, elem_id="load-acc") as c["load_acc"]:
         gr.Markdown("Find, track, correct and export every instance of the classes you type: "
                     "**load → ask → review → correct → export**. Every edit is saved at once.")
@@ -112,6 +112,8 @@ def _load_panel(c):
                 c["folder"] = gr.File(label="A folder of JPEG/PNG frames", file_count="directory", height=110)
             with gr.Tab("Example"):
                 c["example"] = gr.Dropdown(files.examples(), label="Bundled example", value=None, elem_id="example")
+        if files.limits_note(studio.config.limits):  # a shared deployment says its limits before the upload
+            gr.Markdown(files.limits_note(studio.config.limits), elem_id="limits-note")
         c["probe"] = gr.Markdown(elem_id="probe", latex_delimiters=[])
         with gr.Row():
             c["stride"] = gr.Number(1, label="Stride", precision=0, minimum=1, info="every n-th frame")

@@ -139,6 +139,16 @@ def probe(files, studio=None, stride=1, max_frames=0, min_size=None) -> dict:
                      "**Load**."}
 
 
+def limits_note(limits: Limits) -> str:
+    """'This studio takes videos of at most 10 s (300 frames), kept at 480p.', or '' where no such limit is set."""
+    if not limits.max_seconds and not limits.max_resolution:
+        return ""
+    length = f"at most {limits.max_seconds:g} s ({limits.max_frames} frames)" if limits.max_seconds else \
+        f"at most {limits.max_frames} frames"
+    kept = f", kept at {limits.max_resolution}p" if limits.max_resolution else ""
+    return f"This studio takes videos of {length}{kept}; longer ones are refused before they are decoded."
+
+
 def run_estimate(studio, frames: int, spec: str, min_size) -> str:
     """'Estimated run time: about 25 s for 10 frames (…).' from the seconds per frame measured here."""
     service = getattr(studio, "service", None)

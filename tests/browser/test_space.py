@@ -56,6 +56,7 @@ def test_an_over_long_upload_says_the_limit_and_a_short_one_the_estimate(page, s
     long = write_overlay_video(tmp_path / "long walk.mp4", iter(moving_squares_video(40, h=120, w=160)), fps=10)
     short = write_overlay_video(tmp_path / "short walk.mp4", iter(moving_squares_video(20, h=120, w=160)), fps=10)
     s = StudioPage(page, space_url).open()
+    assert "at most 3 s" in s.text("#limits-note")  # said before anything is uploaded
     s.upload(long)
     refused = s.wait_text("#probe", "at most")
     assert "4.0 s long" in refused and "at most 3 s" in refused and "Max frames to 30 or fewer" in refused

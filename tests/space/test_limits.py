@@ -113,3 +113,11 @@ def test_run_times_learn_and_persist(tmp_path):
     again = RunTimes(tmp_path)  # a restart
     assert again.seconds_per_frame("clipvis_convnext_b_lvis", "cpu", 480) == (pytest.approx(1.0), 2)
     assert again.seconds_per_frame("clipvis_convnext_b_lvis", "cuda", 480)[1] == 0  # per device
+
+
+def test_the_limits_are_said_before_an_upload_only_where_set(tmp_path):
+    from app.callbacks.files import limits_note
+    assert limits_note(_studio(tmp_path).config.limits) == ""  # local defaults: nothing to say
+    note = limits_note(_studio(tmp_path, "--max-seconds", "10", "--max-frames", "300",
+                               "--max-resolution", "480").config.limits)
+    assert "at most 10 s (300 frames)" in note and "480p" in note
