@@ -59,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=int(_env("CLIPVIS_MAX_RESOLUTION", limits.max_resolution)),
                    help="frames are kept (and run) at most this many pixels on their short side, e.g. 480; "
                         f"0: as the video is (default {limits.max_resolution} here) (env CLIPVIS_MAX_RESOLUTION)")
-    g.add_argument("--session-ttl-days", type=float, default=float(_env("CLIPVIS_SESSION_TTL_DAYS", 0)),
+    g.add_argument("--session-ttl-days", type=float,
+                   default=float(_env("CLIPVIS_SESSION_TTL_DAYS", limits.session_ttl_days)),
                    help="remove sessions (and their uploads) not used for this many days, at start and every "
-                        "hour; 0: keep them (env CLIPVIS_SESSION_TTL_DAYS)")
+                        f"hour; 0: keep them (default {limits.session_ttl_days:g} here) (env CLIPVIS_SESSION_TTL_DAYS)")
     g.add_argument("--cache-examples", choices=("auto", "start", "lazy", "off"),
                    default=_env("CLIPVIS_CACHE_EXAMPLES", "auto"),
                    help="keep a run of each bundled example so a visitor opens it with tracks and no run: at start "

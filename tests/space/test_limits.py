@@ -85,10 +85,12 @@ def test_stored_resolution_shrinks_frames_for_display_model_and_export(tmp_path,
 
 def test_defaults_off_a_space_and_on_one(monkeypatch):
     monkeypatch.delenv("SPACE_ID", raising=False)
-    for var in ("CLIPVIS_MAX_SECONDS", "CLIPVIS_MAX_FRAMES", "CLIPVIS_MAX_RESOLUTION", "SPACES_ZERO_GPU"):
+    for var in ("CLIPVIS_MAX_SECONDS", "CLIPVIS_MAX_FRAMES", "CLIPVIS_MAX_RESOLUTION", "CLIPVIS_SESSION_TTL_DAYS",
+                "SPACES_ZERO_GPU"):
         monkeypatch.delenv(var, raising=False)
     local = StudioConfig.from_args(parse_args([])).limits
     assert (local.max_seconds, local.max_frames, local.max_resolution) == (0, 2000, 0)  # a laptop: no 10 s cap
+    assert StudioConfig.from_args(parse_args([])).session_ttl_days == 0  # and its sessions stay
 
     monkeypatch.setenv("SPACE_ID", "someone/clip-vis")
     monkeypatch.setattr(deployment, "has_gpu", lambda: False)
@@ -98,6 +100,7 @@ def test_defaults_off_a_space_and_on_one(monkeypatch):
     gpu = StudioConfig.from_args(parse_args([])).limits
     assert gpu.max_seconds > cpu.max_seconds and gpu.max_resolution > cpu.max_resolution
 
+    assert StudioConfig.from_args(parse_args([])).session_ttl_days == 7  # strangers' uploads do not stay
     monkeypatch.setenv("CLIPVIS_MAX_SECONDS", "30")  # the variable wins over the Space's default
     assert StudioConfig.from_args(parse_args([])).limits.max_seconds == 30
     assert StudioConfig.from_args(parse_args(["--max-seconds", "5"])).limits.max_seconds == 5
