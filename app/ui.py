@@ -113,7 +113,7 @@ def _load_panel(c, studio):
             with gr.Tab("Example"):
                 c["example"] = gr.Dropdown(files.examples(), label="Bundled example", value=None, elem_id="example")
         if files.limits_note(studio.config.limits):  # a shared deployment says its limits before the upload
-            gr.Markdown(files.limits_note(studio.config.limits), elem_id="limits-note")
+            gr.Markdown(files.limits_note(studio.config.limits), elem_id="limits-note", latex_delimiters=[])
         c["probe"] = gr.Markdown(elem_id="probe", latex_delimiters=[])
         with gr.Row():
             c["stride"] = gr.Number(1, label="Stride", precision=0, minimum=1, info="every n-th frame")
