@@ -22,11 +22,27 @@ def main(argv=None) -> None:
         sys.exit(2)
     config = StudioConfig.from_args(args)
     keep_gradio_files_in(config.workdir)
-    from app.model_service import ModelService  # after the work folder is set: Gradio reads it on import
+    from app.deployment import on_zero_gpu
+    if on_zero_gpu():  # pragma: no cover - ZeroGPU: spaces patches torch's CUDA before any model loads
+        import spaces  # noqa: F401
+    from app.model_service import DEFAULT, ModelService  # after the work folder is set: Gradio reads it on import
     from app.ui import build_demo, launch
 
-    service = ModelService.from_args(args)
-    demo = build_demo(Studio(config=config, service=service))
+    from app.callbacks.files import OPEN, start_examples
+    from app.estimate import RunTimes
+    from app.session.expiry import keep_expiring
+
+    keep_expiring(config.workdir, config.session_ttl_days, in_use=OPEN.__contains__)
+    service = ModelService.from_args(args, times=RunTimes(config.workdir))
+    studio = Studio(config=config, service=service)
+    if on_zero_gpu():  # the forked GPU workers inherit the predictor: load it before any is forked
+        try:
+            service.get(DEFAULT)
+        except Exception as e:  # noqa: BLE001 - the run says why to the visitor; the log has it now
+            print(f"CLIP-VIS Studio: the model did not load at start ({type(e).__name__}); runs will say why",
+                  file=sys.stderr, flush=True)
+    start_examples(studio, args.cache_examples)
+    demo = build_demo(studio)
     print(f"CLIP-VIS Studio: sessions in {config.workdir}; the model loads on the first run.", flush=True)
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)
 

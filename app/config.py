@@ -13,6 +13,7 @@ from pathlib import Path
 from clipvis.atomic import write_text
 from clipvis.commands.model_args import add_model_arguments
 
+from app.deployment import default_limits
 from app.run_job import RunQueue
 from app.session import Limits
 from app.viewer.registry import ViewerRegistry
@@ -47,8 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quota-gb", type=float, default=float(_env("CLIPVIS_QUOTA_GB", DEFAULT_QUOTA_GB)),
                    help="disk space one browser's sessions may take; a new load beyond it is refused "
                         f"(default {DEFAULT_QUOTA_GB:g}) (env CLIPVIS_QUOTA_GB)")
-    g.add_argument("--max-frames", type=int, default=int(_env("CLIPVIS_MAX_FRAMES", 2000)),
-                   help="most frames per session, after stride (env CLIPVIS_MAX_FRAMES)")
+    limits = default_limits()  # larger off a Space than on one (app/deployment.py)
+    g.add_argument("--max-frames", type=int, default=int(_env("CLIPVIS_MAX_FRAMES", limits.max_frames)),
+                   help=f"most frames per session, after stride (default {limits.max_frames} here) "
+                        "(env CLIPVIS_MAX_FRAMES)")
+    g.add_argument("--max-seconds", type=float, default=float(_env("CLIPVIS_MAX_SECONDS", limits.max_seconds)),
+                   help="most seconds of video per session, checked from the file's header before decoding; "
+                        f"0: no limit (default {limits.max_seconds:g} here) (env CLIPVIS_MAX_SECONDS)")
+    g.add_argument("--max-resolution", type=int,
+                   default=int(_env("CLIPVIS_MAX_RESOLUTION", limits.max_resolution)),
+                   help="frames are kept (and run) at most this many pixels on their short side, e.g. 480; "
+                        f"0: as the video is (default {limits.max_resolution} here) (env CLIPVIS_MAX_RESOLUTION)")
+    g.add_argument("--session-ttl-days", type=float,
+                   default=float(_env("CLIPVIS_SESSION_TTL_DAYS", limits.session_ttl_days)),
+                   help="remove sessions (and their uploads) not used for this many days, at start and every "
+                        f"hour; 0: keep them (default {limits.session_ttl_days:g} here) (env CLIPVIS_SESSION_TTL_DAYS)")
+    g.add_argument("--cache-examples", choices=("auto", "start", "lazy", "off"),
+                   default=_env("CLIPVIS_CACHE_EXAMPLES", "auto"),
+                   help="keep a run of each bundled example so a visitor opens it with tracks and no run: at start "
+                        "(start), the first visitor's run (lazy), auto: start on a GPU, lazy on a CPU; or off "
+                        "(env CLIPVIS_CACHE_EXAMPLES)")
     g.add_argument("--max-upload-mb", type=float, default=float(_env("CLIPVIS_MAX_UPLOAD_MB", 1024)),
                    help="largest upload in MB (env CLIPVIS_MAX_UPLOAD_MB)")
     g = p.add_argument_group("checkpoints the studio may load")
@@ -74,11 +93,14 @@ class StudioConfig:
     quota_bytes: float = DEFAULT_QUOTA_GB * 1e9
     sam_model: str | None = None  # None: $CLIPVIS_SAM_MODEL or the library's default
     device: str = "auto"
+    session_ttl_days: float = 0.0  # 0: sessions never expire
 
     @classmethod
     def from_args(cls, args) -> "StudioConfig":
         return cls(workdir=Path(args.workdir or DEFAULT_WORKDIR).resolve(),
-                   limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb),
+                   limits=Limits(max_frames=args.max_frames, max_upload_mb=args.max_upload_mb,
+                                 max_seconds=max(0.0, args.max_seconds), max_resolution=max(0, args.max_resolution)),
+                   session_ttl_days=max(0.0, args.session_ttl_days),
                    quota_bytes=max(0.0, float(args.quota_gb)) * 1e9,
                    sam_model=getattr(args, "sam_model", None), device=getattr(args, "device", "auto") or "auto")
 
@@ -158,6 +180,7 @@ class Studio:
     runs: RunQueue = field(default_factory=RunQueue)
     viewer: ViewerRegistry = field(default_factory=ViewerRegistry)
     prompts: object = None  # app.clicks.service.Prompts: SAM 2 (loaded on the first click), the clicks
+    examples: object = None  # app.examples.ExampleCache: the bundled examples' kept runs (None: none)
 
     def __post_init__(self):
         if self.prompts is None:

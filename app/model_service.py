@@ -16,7 +16,8 @@ names, never server paths.
 
 One video pass at a time: the accelerator is shared by all users, so passes
 queue on `_inference` (Gradio's queue also limits the run event to one).
-On a Hugging Face ZeroGPU Space the pass runs under `spaces.GPU`.
+On a Hugging Face ZeroGPU Space only the network's forward pass runs under
+`spaces.GPU`, a chunk of frames per grant (app/gpu.py).
 """
 from __future__ import annotations
 
@@ -25,20 +26,18 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from clipvis import CHECKPOINTS, DEMO, CheckpointMismatch, InferenceConfig, UnknownCLIPModel, WeightsUnavailable
 from clipvis import load_predictor
+from clipvis.chunks import chunked_propagate
 from clipvis.commands.model_args import inference_config, model_name
 
-try:  # ZeroGPU Spaces: GPU time is granted per decorated call
-    import spaces
-
-    _gpu = spaces.GPU(duration=300)
-except ImportError:
-    def _gpu(fn):
-        return fn
+from app import gpu
+from app.deployment import on_zero_gpu
+from app.estimate import RunTimes
 
 DEFAULT = "default"  # the configured model
 CUSTOM = "custom"  # the dropdown entry that shows the path box
@@ -76,8 +75,9 @@ def visitor_folders(workdir) -> tuple[Path, ...]:
 
 
 class ModelService:
-    def __init__(self, settings: ModelSettings, *, keep: int = 2):
+    def __init__(self, settings: ModelSettings, *, keep: int = 2, times: RunTimes | None = None):
         self.settings = settings
+        self.times = times or RunTimes()  # measured seconds per frame, for the estimate shown before Run
         self.keep = keep  # predictors held at once (each is a full model)
         self._predictors: dict = {}
         self._load_lock = threading.Lock()
@@ -160,8 +160,11 @@ class ModelService:
             if spec not in self._predictors:
                 predictor = self._load(spec)
                 while len(self._predictors) >= self.keep:
+                    gpu.PREDICTORS.pop(self._gpu_key(next(iter(self._predictors))), None)
                     self._predictors.pop(next(iter(self._predictors)))
                 self._predictors[spec] = predictor
+                if on_zero_gpu():  # before a GPU worker forks: it finds the predictor by this key
+                    gpu.PREDICTORS[self._gpu_key(spec)] = predictor
             return self._predictors[spec]
 
     def _load(self, spec: str):
@@ -194,9 +197,33 @@ class ModelService:
                 on_wait()
             self._inference.acquire()
         try:
-            return _analyse(self.get(spec), frames, num_frames, min_size, cancel, on_progress)
+            started = time.perf_counter()
+            analysis = _analyse(self.get(spec), self._gpu_key(spec), frames, num_frames, min_size, cancel,
+                                on_progress)
+            self.times.record(self._timed_as(spec), self.device_kind(), num_frames, time.perf_counter() - started,
+                              min_size)
+            return analysis
         finally:
             self._inference.release()
+
+    def _gpu_key(self, spec: str) -> str:
+        return f"{id(self)}:{spec}"  # plain text: what crosses to a ZeroGPU worker
+
+    def device_kind(self) -> str:
+        """"zero-gpu", "cuda" or "cpu": what the estimate's seconds per frame are kept for."""
+        if on_zero_gpu():
+            return "zero-gpu"
+        if self.settings.device not in (None, "", "auto"):
+            return "cuda" if str(self.settings.device).startswith("cuda") else "cpu"
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def estimate(self, spec: str, num_frames: int, min_size: int) -> str:
+        """How long a run of `num_frames` would take here: 'about 25 s for 10 frames (…)'."""
+        return self.times.describe(num_frames, self._timed_as(spec), self.device_kind(), min_size)
+
+    def _timed_as(self, spec: str) -> str:
+        return self.settings.model if spec == DEFAULT else spec  # "demo" has its own prior
 
     def classify(self, spec: str, analysis, vocabulary):
         """Classify a stored analysis with a vocabulary (fast: no video pass).
@@ -204,11 +231,20 @@ class ModelService:
         return self.get(spec).classify(analysis, vocabulary)
 
 
-@_gpu
-def _analyse(predictor, frames, num_frames, min_size, cancel, on_progress):
+def _analyse(predictor, key, frames, num_frames, min_size, cancel, on_progress):
     # The input size is this run's own setting: the shared predictor's config is not touched.
-    return predictor.analyse(frames, num_frames=num_frames, progress=on_progress, cancel=cancel,
-                             min_size=int(min_size))
+    if not on_zero_gpu():
+        return predictor.analyse(frames, num_frames=num_frames, progress=on_progress, cancel=cancel,
+                                 min_size=int(min_size))
+    # ZeroGPU: the GPU is held for the network only, a chunk of frames per grant (app/gpu.py).
+    gpu.PREDICTORS.setdefault(key, predictor)
+    state = predictor.init_state(min_size=int(min_size))
+    forward = gpu.gpu_forward()
+    run_chunk = lambda resized, sizes, precision: forward(key, resized, sizes, precision)  # noqa: E731
+    for p in chunked_propagate(predictor, frames, state, run_chunk=run_chunk, num_frames=num_frames,
+                               chunk_frames=gpu.chunk_frames(state.config.window, int(min_size)), cancel=cancel):
+        on_progress(p)
+    return predictor.finish(state)
 
 
 def _shown(spec: str) -> str:

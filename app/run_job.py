@@ -12,6 +12,7 @@ itself, where the page cannot show its place and Cancel cannot reach it.
 """
 from __future__ import annotations
 
+import contextvars
 import html
 import threading
 import time
@@ -47,6 +48,10 @@ class RunJob:
     queue: "RunQueue | None" = None  # where it waits; None: RUNS, the process's queue
     waiting: bool = False  # in the queue, not started yet
     cancelled: bool = False  # ended by Cancel (error says so; it is no failure)
+    after: object = None  # after(session, spec) once the tracks are saved (app/examples.py keeps a bundled example's)
+    # The asking handler's context (Gradio's request among it): the run works in it, so on ZeroGPU
+    # `spaces.GPU` sees the visitor's request and counts the GPU time against their quota.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def start(self) -> "RunJob":
         self.num_frames = self.session.meta.num_frames
@@ -97,6 +102,11 @@ class RunJob:
                 stored, result, model=self.spec, progress=self._stage("encoding masks"),
                 meta_changes={"min_size": self.min_size, "vocab_text": self.vocab_text, "vocab_std": self.vocab_std})
             self.message = f"{edit.label} ({time.time() - self.started:.0f} s)."
+            if self.after is not None:
+                try:
+                    self.after(self.session, self.spec)
+                except Exception:  # a courtesy for the next visitor: never this run's failure
+                    traceback.print_exc()
         except Cancelled:
             self.cancelled = True
             self.error = "Cancelled: the tracks from before the run are unchanged."
@@ -185,7 +195,7 @@ class RunQueue:
                     job.done.set()
                 else:
                     job.started = time.time()
-                    job._work()
+                    job.context.run(job._work)
             finally:
                 with self._lock:
                     if self._jobs and self._jobs[0] is job:

@@ -89,7 +89,7 @@ def build_demo(studio) -> gr.Blocks:
         c["delete_pending"] = gr.State(None)  # the session this tab asked to delete, awaiting the second press
         with gr.Row(elem_id="studio-head", equal_height=False):
             gr.Markdown("**CLIP-VIS Studio**<br>press **?** for the keys", elem_id="title")
-            _load_panel(c)
+            _load_panel(c, studio)
             _ask_panel(c, studio)
         with gr.Row(elem_id="status-row", equal_height=True):
             c["message"] = gr.Markdown(elem_id="message", latex_delimiters=[])
@@ -105,7 +105,7 @@ def build_demo(studio) -> gr.Blocks:
     return demo
 
 
-def _load_panel(c):
+def _load_panel(c, studio):
     with gr.Accordion("1 · Load", open=True, elem_id="load-acc") as c["load_acc"]:
         gr.Markdown("Find, track, correct and export every instance of the classes you type: "
                     "**load → ask → review → correct → export**. Every edit is saved at once.")
@@ -117,6 +117,8 @@ def _load_panel(c):
                 c["folder"] = gr.File(label="A folder of JPEG/PNG frames", file_count="directory", height=110)
             with gr.Tab("Example"):
                 c["example"] = gr.Dropdown(files.examples(), label="Bundled example", value=None, elem_id="example")
+        if files.limits_note(studio.config.limits):  # a shared deployment says its limits before the upload
+            gr.Markdown(files.limits_note(studio.config.limits), elem_id="limits-note", latex_delimiters=[])
         c["probe"] = gr.Markdown(elem_id="probe", latex_delimiters=[])
         with gr.Row():
             c["stride"] = gr.Number(1, label="Stride", precision=0, info="every n-th frame")
@@ -148,6 +150,7 @@ def _ask_panel(c, studio):
         with gr.Row(elem_classes="ask-row"):
             c["run_btn"] = gr.Button("▶ Run", variant="primary", elem_id="run", min_width=120)
             c["requery_btn"] = gr.Button("⚡ Re-label (no re-run)", elem_id="requery", min_width=160)
+        c["estimate"] = gr.Markdown(elem_id="run-estimate", latex_delimiters=[])
         gr.Markdown("**⚡ Change the question without re-running:** after a run, edit the classes and press "
                     "*Re-label*: every track is re-classified in a moment from the CLIP features stored during "
                     "the run. Labels you set by hand are kept.", elem_id="requery-callout")
@@ -213,7 +216,7 @@ def _events(demo, c, studio):
     T, V = c["view"], c["viewer"]  # the tab's state on the server; what its viewer shows
     changed = list(view.CHANGED)
     loaded = [*changed, "video_info", "vocab_text", "vocab_std", "resolution", "threshold", "run_status",
-              "load_acc", "ask_acc"]
+              "load_acc", "ask_acc", "estimate"]
     fast = dict(show_progress="hidden", concurrency_limit=VIEW_CONCURRENCY)
     # Edits queue one after another, each answered in the order asked (an edit takes milliseconds; the
     # session's lock serialises them anyway): a quick second key press is kept, not dropped or overtaken.
@@ -224,7 +227,13 @@ def _events(demo, c, studio):
 
     # Page load: the browser's id, and its most recent session reopened.
     w(demo.load, p(files.init_browser, studio), [c["browser"]], ["browser", *loaded])
-    w(c["upload"].upload, files.probe, [c["upload"]], ["probe"], **fast)
+    # What the upload is, whether this studio takes it, and how long a run of it would take: before Load.
+    probe_in = [c["upload"], c["stride"], c["max_frames"], c["resolution"]]
+    probe = lambda f, stride, n, size: files.probe(f, studio, stride, n, size)  # noqa: E731
+    w(c["upload"].upload, probe, probe_in, ["probe"], **fast)
+    w(c["example"].change, p(files.example_picked, studio), [c["example"]], ["probe"], **fast)
+    for box in (c["stride"], c["max_frames"]):
+        w(box.change, probe, probe_in, ["probe"], **{**fast, "trigger_mode": "always_last"})
     w(c["load_btn"].click, p(files.load_video, studio),
       [c["browser"], c["upload"], c["folder"], c["example"], c["stride"], c["max_frames"], c["resolution"]],
       loaded, show_progress_on=[c["load_btn"]], concurrency_limit=VIEW_CONCURRENCY)
@@ -252,9 +261,12 @@ def _events(demo, c, studio):
     # The model: runs wait in app.run_job's queue (their place shown, Cancel reaches them); the
     # handler only streams progress, and viewing and editing never wait behind it.
     w(c["model"].change, lambda m: {"custom": gr.update(visible=m == CUSTOM)}, [c["model"]], ["custom"], **fast)
+    for box in (c["model"], c["resolution"]):  # the estimate under Run follows the model and input size
+        w(box.change, p(run.estimate, studio), [T, c["model"], c["custom"], c["resolution"]], ["estimate"],
+          **{**fast, "trigger_mode": "always_last"})
     w(c["run_btn"].click, p(run.run, studio),
       [T, c["vocab_text"], c["vocab_std"], c["model"], c["custom"], c["resolution"]],
-      ["run_status", "ask_acc", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
+      ["run_status", "ask_acc", "estimate", *changed], show_progress="hidden", concurrency_limit=RUN_WAITERS,
       concurrency_id="run-progress")
     w(c["cancel_btn"].click, run.cancel, [T], ["message"], **fast)
     # Click to track: the preview is a route (app/clicks/routes.py); Track is a job in the same queue.

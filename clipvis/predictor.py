@@ -231,39 +231,57 @@ class VideoPredictor:
         c = state.config
         resized = [resize_frame(f, c.min_size, c.max_size) for f in frames]
         state.input_hw = resized[0].shape[:2]
+        self._absorb(self._forward(resized, c.precision, state.timings), state)
+
+    @torch.no_grad()
+    def _forward(self, resized: list[np.ndarray], precision: str, timings: dict) -> dict:
+        """The network on resized frames of one size: what the rest of the pass
+        needs, per frame and query slot, in the network's order. No state: a
+        ZeroGPU worker runs it (clipvis/chunks.py) and the caller absorbs it."""
         x = to_model_input(resized, device=self.device)
         model = self.model
-        with self._autocast(c.precision):
-            with _stage_timers(model, state.timings, self.device):
+        with self._autocast(precision):
+            with _stage_timers(model, timings, self.device):
                 out = model(x)
             dec, dense = out.decoder, out.dense
-            with self._timed(state, "classification"):
+            with _Timer(timings, "classification", self.device):
                 small = F.interpolate(dec.mask_logits.float(), size=dense.shape[-2:], mode="bilinear",
                                       align_corners=False)
                 pooled = model.backbone.pool(dense, small.to(dense.dtype)).float()
                 empty = ~(small > 0).flatten(2).any(-1)
         pooled = torch.nan_to_num(pooled)  # ResNet: an empty mask attends to nothing (its logits are zeroed)
         masks = dec.mask_logits.float()
+        with _Timer(timings, "mask_encoding", self.device):
+            # Per query slot, on the device that ran the network, wherever the outputs are absorbed.
+            positive = masks > 0
+            pos_sigmoid_sum = (masks.sigmoid() * positive).flatten(2).sum(2)
+            pos_count = torch.count_nonzero(positive, dim=(2, 3)).float()
+        return {"embeddings": dec.embeddings, "object_logits": dec.object_logits, "ious": dec.ious,
+                "masks": masks, "pooled": pooled, "empty": empty, "pos_sigmoid_sum": pos_sigmoid_sum,
+                "pos_count": pos_count}
+
+    def _absorb(self, out: dict, state: InferenceState):
+        """A batch's network outputs joined to the pass: matched to the tracks, masks compressed."""
+        c = state.config
+        masks = out["masks"]
         worker = self._mask_worker(c)
         with self._timed(state, "mask_encoding"):
             # The previous window's masks, compressed on the worker while this window ran on the device.
             _settle(state.mask_codes)
-        for j in range(len(frames)):
+        for j in range(len(masks)):
             with self._timed(state, "matching"):
-                perm = torch.from_numpy(state.matcher(dec.embeddings[j]))
-            p = perm.to(self.device)
+                perm = torch.from_numpy(state.matcher(out["embeddings"][j]))
+            p = perm.to(masks.device)
             with self._timed(state, "mask_encoding"):
-                m = masks[j, p]
-                positive = m > 0
-                state.pos_sigmoid_sum.append((m.sigmoid() * positive).flatten(1).sum(1).cpu())
-                state.pos_count.append(torch.count_nonzero(positive, dim=(1, 2)).float().cpu())
-                pixels = FramePixels.of(m)
+                state.pos_sigmoid_sum.append(out["pos_sigmoid_sum"][j, p].cpu())
+                state.pos_count.append(out["pos_count"][j, p].cpu())
+                pixels = FramePixels.of(masks[j, p])
                 state.mask_codes.append(worker.submit(FrameMaskCode.from_pixels, pixels) if worker
                                         else FrameMaskCode.from_pixels(pixels))
-            state.object_logits.append(dec.object_logits[j, p].float().cpu())
-            state.ious.append(dec.ious[j, p].float().cpu())
-            state.pooled.append(pooled[j, p].cpu())
-            state.pool_empty.append(empty[j, p].cpu())
+            state.object_logits.append(out["object_logits"][j, p].float().cpu())
+            state.ious.append(out["ious"][j, p].float().cpu())
+            state.pooled.append(out["pooled"][j, p].cpu())
+            state.pool_empty.append(out["empty"][j, p].cpu())
 
 
 def _frames_of(video) -> tuple[Iterable[np.ndarray], int | None]:

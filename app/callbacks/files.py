@@ -22,8 +22,10 @@ from app import exports
 from app.callbacks import view as view_
 from app.callbacks.view import changed, folded_ask, tab, tools
 from app.messages import for_user, md, problem
+from app.model_service import DEFAULT
 from app.session import SaveError, Session, StaleEdit, UploadError, store
-from app.session.frames import SAFE_ID
+from app.session.expiry import mark_used
+from app.session.frames import SAFE_ID, Limits, check_header
 from app.session.imports import import_annotations
 from app.view_state import ViewState
 from app.viewer.component import EMPTY
@@ -53,6 +55,11 @@ class OpenSessions:
         with self._lock:
             self._open[session.folder] = session
         return session
+
+    def __contains__(self, folder) -> bool:
+        with self._lock:
+            session = self._open.get(Path(folder))
+            return session is not None and not session.db.closed
 
     def forget(self, folder: Path) -> None:
         with self._lock:
@@ -109,17 +116,47 @@ def _paths(files) -> list[Path]:
     return [Path(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
 
 
-def probe(files) -> dict:
-    """Show a video's size, fps and length as soon as it is uploaded."""
+def probe(files, studio=None, stride=1, max_frames=0, min_size=None) -> dict:
+    """As soon as a video is uploaded: its size, fps and length, whether this
+    studio takes it (from the container's header, before anything is
+    decoded), and how long a run of it would take."""
     paths = _paths(files)
     if len(paths) != 1:
         return {"probe": f"{len(paths)} files (frames of a video)" if paths else ""}
+    limits = studio.config.limits if studio is not None else Limits()
+    stride, limit = max(1, int(stride or 1)), (int(max_frames) if max_frames else None)
     try:
-        info = open_video(paths[0]).info
+        check_header(paths[0], stride, limit, limits)
+        info = open_video(paths[0], stride=stride, max_frames=limit).info
+        seconds = min(info.duration, info.num_frames * stride / info.fps) if info.fps else 0.0
+        limits.check(info.num_frames, seconds, stride)
     except USER_ERRORS as e:
-        return {"probe": f"⚠️ {md(for_user(str(e)))}"}
+        return {"probe": f"⚠️ {md(for_user(str(e), {str(paths[0]): paths[0].name}))}"}
+    kept = limits.max_side(info.width, info.height)
+    stored = "" if kept is None else (f" Kept at {limits.max_resolution}p, this studio's resolution.")
+    run = run_estimate(studio, info.num_frames, DEFAULT, min_size)
     return {"probe": f"{md(paths[0].name)}: {info.width}×{info.height} · {info.fps:g} fps · {info.source_num_frames} "
-                     f"frames · {info.duration:.1f} s. Set stride and maximum frames, then press **Load**."}
+                     f"frames · {info.duration:.1f} s.{stored} {run} Set stride and maximum frames, then press "
+                     "**Load**."}
+
+
+def limits_note(limits: Limits) -> str:
+    """'This studio takes videos of at most 10 s (300 frames), kept at 480p.', or '' where no such limit is set."""
+    if not limits.max_seconds and not limits.max_resolution:
+        return ""
+    length = f"at most {limits.max_seconds:g} s ({limits.max_frames} frames)" if limits.max_seconds else \
+        f"at most {limits.max_frames} frames"
+    kept = f", kept at {limits.max_resolution}p" if limits.max_resolution else ""
+    return f"This studio takes videos of {length}{kept}; longer ones are refused before they are decoded."
+
+
+def run_estimate(studio, frames: int, spec: str, min_size) -> str:
+    """'Estimated run time: about 25 s for 10 frames (…).' from the seconds per frame measured here."""
+    service = getattr(studio, "service", None)
+    if service is None or not frames:
+        return ""
+    size = int(min_size or service.config.min_size)
+    return f"**Estimated run time:** {md(service.estimate(spec, frames, size))}."
 
 
 def _loaded(studio, view: ViewState, message) -> dict:
@@ -129,6 +166,7 @@ def _loaded(studio, view: ViewState, message) -> dict:
     return {**changed(studio, view, message, select=None, seek=view.frame), "video_info": _video_info(session),
             "vocab_text": m.vocab_text, "vocab_std": m.vocab_std or None, "resolution": m.min_size,
             "threshold": m.threshold, "run_status": "",
+            "estimate": run_estimate(studio, m.num_frames, DEFAULT, m.min_size),
             "load_acc": gr.update(open=False, label=f"1 · Load — {m.original_name} · {m.num_frames} frames"),
             "ask_acc": folded_ask(session) if session.state.tracks else gr.update(open=True, label="2 · Ask")}
 
@@ -164,21 +202,56 @@ def load_video(studio, browser, files, folder_files, example, stride, max_frames
         if example not in examples():  # a name from our list, never a path from the client
             return problem(f"no bundled example called {example!r}")
         paths = [EXAMPLES_DIR / example]
+        if not max_frames and int(stride or 1) == 1:
+            opened = _open_cached_example(studio, browser, example)
+            if opened is not None:
+                return opened
     else:
         return problem("upload a video (or a zip or folder of frames), or pick an example")
     name = paths[0].name if len(paths) == 1 else frames_name(paths)
     try:
-        _check_quota(studio, browser, paths)
         stride = max(1, int(stride or 1))
         limit = int(max_frames) if max_frames and max_frames > 0 else None  # 0 or less: all
+        if len(paths) == 1:  # the length limits from the header: nothing copied or decoded beyond them
+            check_header(paths[0], stride, limit, studio.config.limits)
+        _check_quota(studio, browser, paths)
         session = Session.create(studio.config.workdir, browser, paths, name, stride=stride, max_frames=limit,
                                  min_size=int(min_size or studio.service.config.min_size), limits=studio.config.limits,
-                                 progress=lambda d, n: progress((d, n), desc="decoding frames"))
+                                 progress=lambda d, n: progress((d, n), desc="decoding frames"),
+                                 example=example if paths == [EXAMPLES_DIR / str(example)] else "")
     except USER_ERRORS as e:
         # The decoder names the file it opened: the user's copy in the session folder, or the upload.
         return problem(for_user(str(e), {str(p): p.name for p in paths}) if len(paths) == 1 else for_user(str(e)))
     view = ViewState(session=OPEN.add(session), browser=browser)
     return _loaded(studio, view, f"Loaded {md(name)}. Now type what to look for and press **Run**.")
+
+
+def _open_cached_example(studio, browser: str, example: str) -> dict | None:
+    """The example with the tracks of its kept run, in a new session of this browser; None if none is kept."""
+    cache = getattr(studio, "examples", None)
+    if cache is None or cache.cached(example) is None:
+        return None
+    try:
+        _check_quota(studio, browser, [f for f in cache.cached(example).rglob("*") if f.is_file()])
+        session = cache.open_copy(example, studio.config.workdir, browser)
+    except USER_ERRORS as e:
+        return problem(str(e))
+    if session is None:
+        return None
+    view = ViewState(session=OPEN.add(session), browser=browser)
+    return _loaded(studio, view, f"Opened {md(example)} with the {len(session.state.tracks)} tracks of an earlier "
+                   "run (kept, so no run was needed). Review them, **Re-label** with your own classes, or **Run** "
+                   "again.")
+
+
+def example_picked(studio, example) -> dict:
+    """Under the example list: whether it opens with tracks at once."""
+    if not example or example not in examples():
+        return {"probe": ""}
+    cache = getattr(studio, "examples", None)
+    if cache is not None and cache.cached(example) is not None:
+        return {"probe": f"{md(example)}: a run is kept: **Load** opens it with its tracks at once, no run needed."}
+    return probe(str(EXAMPLES_DIR / example), studio)
 
 
 def resume(studio, browser, session_id) -> dict:
@@ -189,6 +262,7 @@ def resume(studio, browser, session_id) -> dict:
         session = OPEN.get(studio.config.workdir, browser, session_id)
     except USER_ERRORS as e:
         return problem(f"cannot resume: {e}")
+    mark_used(session.folder)  # for --session-ttl-days: opened is used
     notes = "".join(f" {n}" for n in session.notes)
     view = ViewState(session=session, browser=browser)
     return _loaded(studio, view, f"Resumed **{md(session.meta.original_name)}**: {len(session.state.tracks)} "
@@ -275,3 +349,14 @@ def export(view: ViewState, kind: str) -> dict:
     except USER_ERRORS as e:
         return problem(str(e))
     return {"export_file": str(path), "message": msg}
+
+
+def start_examples(studio, mode: str):
+    """The bundled examples' cache (app/examples.py), made at start or on first use as `mode` says."""
+    from app.deployment import has_gpu
+    from app.examples import ExampleCache
+
+    if mode == "off":
+        return None
+    studio.examples = ExampleCache(studio.config.workdir, studio.service, mode)
+    return studio.examples.start(studio, examples(), EXAMPLES_DIR, on_gpu=has_gpu())

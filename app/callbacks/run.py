@@ -8,7 +8,7 @@ import gradio as gr
 from clipvis import CheckpointMismatch, UnknownCLIPModel, Vocabulary, WeightsUnavailable, parse_vocabulary_text
 from clipvis.vocab import VocabularyError, list_vocabularies, load_vocabulary
 
-from app.callbacks.files import USER_ERRORS
+from app.callbacks.files import USER_ERRORS, run_estimate
 from app.callbacks.view import changed, folded_ask, tab
 from app.messages import for_user, html_text, md, problem
 from app.clicks.labels import classify_clicked, reclassifiable, relabel_clicked
@@ -67,8 +67,10 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
     except USER_ERRORS + (TypeError,) as e:
         yield problem(str(e))
         return
+    examples = getattr(studio, "examples", None)
     job = RunJob(session=session, service=studio.service, spec=spec, vocabulary=vocabulary, min_size=size,
-                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs)
+                 vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs,
+                 after=examples.keep if examples is not None else None)
     session.job = job.start()
     # No "view" in these updates: the tab keeps editing while the run works, and each
     # edit's answer updates the tab's view; putting back the one from before the run
@@ -81,8 +83,21 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
         yield {"run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
         return
     yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
+           "estimate": run_estimate(studio, session.meta.num_frames, spec, size),
            **changed(studio, view, md(job.message) + " Change the classes and press **Re-label** to ask again "
                      "without re-running.", select=None)}
+
+
+def estimate(studio, view, model_choice, custom_path, min_size) -> dict:
+    """The time a run would take with the model and input size picked (shown under Run)."""
+    if view is None or view.session is None:
+        return {"estimate": ""}
+    try:
+        spec = studio.service.spec(model_choice, custom_path)
+        size = input_size(min_size or view.session.meta.min_size)
+    except USER_ERRORS + (TypeError,):
+        return {"estimate": ""}
+    return {"estimate": run_estimate(studio, view.session.meta.num_frames, spec, size)}
 
 
 def cancel(view) -> dict:

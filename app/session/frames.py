@@ -8,6 +8,7 @@ reads the original file again, at full resolution, when it runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import threading
@@ -19,7 +20,8 @@ import cv2
 import numpy as np
 
 from clipvis.atomic import atomic_dir, write_bytes
-from clipvis.video import VIDEO_EXTENSIONS, open_video
+from clipvis.video import VIDEO_EXTENSIONS, VideoLimits, open_video
+from clipvis.video.header import read_header
 from clipvis.video.frames import IMAGE_EXTENSIONS, natural_key
 
 DISPLAY_MAX = (1280, 720)  # (width, height) the viewer never needs more than
@@ -35,6 +37,36 @@ class UploadError(ValueError):
 class Limits:
     max_frames: int = 2000  # frames per session, after stride
     max_upload_mb: float = 1024.0
+    max_seconds: float = 0.0  # of the source a session spans (after stride and frame limit); 0: no limit
+    max_resolution: int = 0  # frames are kept at most this many pixels on their short side (480: 480p); 0: as is
+
+    def check(self, frames: int, seconds: float, stride: int) -> None:
+        """Refuse a selection beyond the limits, saying what they are and what to change."""
+        if frames > self.max_frames:
+            raise UploadError(f"the video has {frames} frames at stride {stride}; this studio takes at most "
+                              f"{self.max_frames}. Raise the stride or set a maximum number of frames.")
+        if self.max_seconds and seconds > self.max_seconds + 1e-6:
+            fit = int(self.max_seconds * frames / seconds) if seconds else 0  # frames of the selection that fit
+            how = f"Set Max frames to {fit} or fewer" if fit else "Raise the stride"
+            raise UploadError(f"the video is {seconds:.1f} s long; this studio takes at most {self.max_seconds:g} s "
+                              f"of video. {how} to load a shorter part, or trim the video first.")
+
+    def max_side(self, width: int, height: int) -> int | None:
+        """The longer side a frame of width x height is kept at, or None if it stays as it is."""
+        short, long = min(width, height), max(width, height)
+        if not self.max_resolution or short <= self.max_resolution:
+            return None
+        return max(1, round(long * self.max_resolution / short))
+
+
+def check_header(path: Path, stride: int, max_frames: int | None, limits: Limits) -> None:
+    """Refuse a video file beyond the limits from its container's header, before any frame is decoded."""
+    if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
+        return  # frames (zip, folder): counted from their names and image headers when opened, no pixel read
+    header = read_header(path)
+    if header is not None and header.num_frames:
+        frames, seconds = header.selected(stride, max_frames)
+        limits.check(frames, seconds, stride)
 
 
 def display_size(width: int, height: int) -> tuple[int, int]:
@@ -74,14 +106,19 @@ def store_upload(paths: list[Path], folder: Path, limits: Limits) -> Path:
     return target
 
 
-def open_selected(source: Path, stride: int, max_frames: int | None, limits: Limits):
-    """open_video with the user's stride and frame limit, checked against the studio's limit."""
-    video = open_video(source, stride=stride, max_frames=max_frames)
-    n = video.info.num_frames
-    if n > limits.max_frames:
-        raise UploadError(f"the video has {n} frames at stride {stride}; this studio takes at most "
-                          f"{limits.max_frames}. Raise the stride or set a maximum number of frames.")
+def open_selected(source: Path, stride: int, max_frames: int | None, limits: Limits, max_side: int | None = None):
+    """open_video with the user's stride and frame limit, checked against the
+    studio's limits; frames longer than `max_side` are shrunk as they are read."""
+    video = open_video(source, stride=stride, max_frames=max_frames, limits=_video_limits(max_side))
+    info = video.info
+    seconds = min(info.duration, info.num_frames * stride / info.fps) if info.fps else 0.0
+    limits.check(info.num_frames, seconds, stride)
     return video
+
+
+def _video_limits(max_side: int | None) -> VideoLimits:
+    base = VideoLimits.from_env()
+    return base if max_side is None else dataclasses.replace(base, max_side=min(base.max_side, max_side))
 
 
 def frame_count_note(decoded: int, announced: int) -> str:

@@ -74,7 +74,7 @@ class Session:
     @classmethod
     def create(cls, root: Path, browser_id: str, upload: list[Path], original_name: str, *, stride: int = 1,
                max_frames: int | None = None, min_size: int = InferenceConfig().min_size, limits: Limits = Limits(),
-               progress=None) -> "Session":
+               progress=None, example: str = "") -> "Session":
         """A new session from an upload; nothing of it stays on disk if it fails."""
         sid = uuid.uuid4().hex
         folder = store.session_dir(root, browser_id, sid)
@@ -82,12 +82,16 @@ class Session:
         try:
             source = store_upload(upload, folder, limits)
             video = open_selected(source, stride, max_frames, limits)
+            max_side = limits.max_side(video.info.width, video.info.height)
+            if max_side is not None:  # kept at the studio's resolution: read shrunk, by the model too
+                video = open_selected(source, stride, max_frames, limits, max_side)
             count, (h, w) = cache_frames(video, folder / "frames", progress)
             info = video.info
             meta = SessionMeta(id=sid, original_name=original_name, source=source.name, stride=stride,
                                max_frames=max_frames, min_size=min_size, fps=info.fps / stride, num_frames=count,
                                height=h, width=w, file_names=video.file_names[:count],
-                               note=frame_count_note(count, info.num_frames))
+                               note=frame_count_note(count, info.num_frames), max_side=max_side,
+                               example=example)
             state = TrackSet(num_frames=count, height=h, width=w, vocabulary=DEFAULT_VOCABULARY)
             db = Database.create(folder / FILE, cls._settings_of(meta, state))
             return cls(folder, meta, db, state)
@@ -141,7 +145,7 @@ class Session:
         """The frames the session holds, at full size, decoded afresh (for the
         model and exports): the count Load found, whatever the file's header says."""
         return open_selected(self.source_path, self.meta.stride, self.meta.num_frames,
-                             Limits(max_frames=max(self.meta.num_frames, 1)))
+                             Limits(max_frames=max(self.meta.num_frames, 1)), self.meta.max_side)
 
     # ---- the current analysis ------------------------------------------------------------
     @property

@@ -70,6 +70,8 @@ class SessionMeta:
     vocab_std: str = ""
     file_names: list = field(default_factory=list)
     note: str = ""  # a quiet note about the video (e.g. it ended a frame before its header said)
+    max_side: int | None = None  # frames are read shrunk to this longer side (the studio's stored resolution)
+    example: str = ""  # the bundled example it was made from (by the studio itself; app/examples.py)
 
     @classmethod
     def from_json(cls, obj: dict) -> "SessionMeta":

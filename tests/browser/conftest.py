@@ -56,8 +56,9 @@ def model_argv(tiny_checkpoint, tiny_clip_config) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve_studio(argv: list[str]):
-    """The studio with these `python app.py` flags, served in this process on a free port; yields its URL."""
+def serve_studio(argv: list[str], setup=None):
+    """The studio with these `python app.py` flags, served in this process on a free port; yields its URL.
+    setup(studio), if given, runs before the page is built (as app.py's start-up steps do)."""
     from app.config import Studio, StudioConfig, keep_gradio_files_in, parse_args, prepare_workdir
     from app.model_service import ModelService
     from app.ui import build_demo, launch
@@ -69,7 +70,10 @@ def serve_studio(argv: list[str]):
     prepare_workdir(args)
     config = StudioConfig.from_args(args)
     keep_gradio_files_in(config.workdir)  # as app.py does: uploads and downloads under the work folder
-    demo = build_demo(Studio(config=config, service=ModelService.from_args(args)))
+    studio = Studio(config=config, service=ModelService.from_args(args))
+    if setup is not None:
+        setup(studio)
+    demo = build_demo(studio)
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     try:
         url = f"http://127.0.0.1:{port}/"
