@@ -153,8 +153,9 @@ def bench_label(args) -> dict:
     n = args.label_frames
     frames = SyntheticFrames(n, args.height, args.width)
     masks = {}
+    h, w = frames[0].shape[:2]  # the synthetic video rounds its size down to a multiple of 8
     for i in range(n):  # the red rectangle of the synthetic video, as a clicked track would follow it
-        m = np.zeros((args.height, args.width), bool)
+        m = np.zeros((h, w), bool)
         t = i % 20
         m[100 + t:220 + t, 100 + 3 * t:260 + 3 * t] = True
         masks[i] = mask_to_rle(m)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app.callbacks.run import POLL_SECONDS
+from app.callbacks.run import follow
 from app.callbacks.view import changed, tab
 from app.clicks.job import TrackJob
 from app.messages import for_user, md, problem
@@ -58,13 +58,8 @@ def track(studio, view, value, model_choice, custom_path, evt: gr.EventData):
                    vocabulary=session.state.vocabulary, min_size=0, queue=studio.runs, prompts=studio.prompts,
                    token=token, click=click, replace=replace, from_frame=click.frame, base_revision=view.revision)
     session.job = job.start()
-    # No "view" in these updates: edits made meanwhile answer with the tab's view (see run.run).
-    while job.running:
-        yield {"run_status": job.status_html()}
-        job.done.wait(POLL_SECONDS)
+    yield from follow(job)
     if job.error:
-        text = md(for_user(job.error))
-        yield {"run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
         return
     yield {"run_status": job.status_html(),
            **changed(studio, view, md(for_user(job.message)), select=job.track_id)}

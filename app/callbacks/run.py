@@ -72,15 +72,8 @@ def run(studio, view, vocab_text, vocab_std, model_choice, custom_path, min_size
                  vocab_text=vocab_text or "", vocab_std=vocab_std or "", queue=studio.runs,
                  after=examples.keep if examples is not None else None)
     session.job = job.start()
-    # No "view" in these updates: the tab keeps editing while the run works, and each
-    # edit's answer updates the tab's view; putting back the one from before the run
-    # would undo its selection and revision (then Undo is refused as stale).
-    while job.running:
-        yield {"run_status": job.status_html()}
-        job.done.wait(POLL_SECONDS)
+    yield from follow(job)
     if job.error:
-        text = md(for_user(job.error))
-        yield {"run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
         return
     yield {"run_status": job.status_html(), "ask_acc": folded_ask(session),
            "estimate": run_estimate(studio, session.meta.num_frames, spec, size),
@@ -98,6 +91,21 @@ def estimate(studio, view, model_choice, custom_path, min_size) -> dict:
     except USER_ERRORS + (TypeError,):
         return {"estimate": ""}
     return {"estimate": run_estimate(studio, view.session.meta.num_frames, spec, size)}
+
+
+def follow(job):
+    """A queued job's place, then its progress, for the tab that started it; if it
+    failed or was cancelled, a last update that says so (the caller answers success).
+
+    No "view" in these updates: the tab keeps editing while the job works, and each
+    edit's answer updates the tab's view; putting back the one from before the job
+    would undo its selection and revision (then Undo is refused as stale)."""
+    while job.running:
+        yield {"run_status": job.status_html()}
+        job.done.wait(POLL_SECONDS)
+    if job.error:
+        text = md(for_user(job.error))
+        yield {"run_status": job.status_html(), "message": text if job.cancelled else f"⚠️ {text}"}
 
 
 def cancel(view) -> dict:
