@@ -269,6 +269,10 @@ def resume(studio, browser, session_id) -> dict:
                    f"tracks, {len(session.undo_stack)} undoable edits.{md(notes)}")
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def frames_name(paths) -> str:
     """A session's name for a folder of frames. The browser sends the files without
     their folder (each lands in an upload folder named by a hash, which is no name for
@@ -337,7 +341,7 @@ def import_json(studio, view: ViewState, value, file) -> dict:
         return problem(f"{name} is not valid JSON ({e})")
     except (StaleEdit, *USER_ERRORS) as e:
         return problem(str(e))
-    return {**changed(studio, view, f"Imported: {md('; '.join(notes))}. Undo reverts the import.", select=None),
+    return {**changed(studio, view, f"{_sentence(md('; '.join(notes)))}. Undo reverts the import.", select=None),
             "ask_acc": folded_ask(session)}
 
 
