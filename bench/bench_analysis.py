@@ -34,16 +34,6 @@ from clipvis.masks import FrameMaskCode  # noqa: E402
 from clipvis.structures import VideoAnalysis, VideoMeta  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_CLIP = {  # the fidelity bundle's CLIP sizes (convnext_atto trunk, 64-d)
-    "embed_dim": 64,
-    "vision_cfg": {"timm_model_name": "convnext_atto", "timm_model_pretrained": False, "timm_pool": "",
-                   "timm_proj": "linear", "timm_drop": 0.0, "timm_drop_path": 0.0, "image_size": 224},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
-TINY_HEAD = dict(conv_dim=64, mask_dim=64, enc_layers=2, enc_heads=8, enc_ffn=1024, hidden_dim=64,
-                 num_queries=20, dec_heads=8, dec_ffn=128, dec_layers=3)
-
-
 def clip_frames(num_frames: int) -> list[np.ndarray]:
     import cv2
 
@@ -54,16 +44,11 @@ def clip_frames(num_frames: int) -> list[np.ndarray]:
 
 
 def tiny_model_analysis(num_frames: int) -> VideoAnalysis:
-    from clipvis.build import create_clip, register_clip_config
-    from clipvis.modeling import CLIPVISModel, HeadConfig
+    """The analysis of the demo model (clipvis.demo: a tiny random CLIP-VIS, 20 queries, 64-d)."""
+    from clipvis.demo import build_demo_model
     from clipvis.predictor import InferenceConfig, VideoPredictor
 
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "clipvis_bench_tiny.json"
-        config.write_text(json.dumps(TINY_CLIP))
-        torch.manual_seed(0)
-        clip, tokenizer = create_clip(register_clip_config(config))
-    model = CLIPVISModel(clip_model=clip, head_cfg=HeadConfig(**TINY_HEAD)).eval()
+    model, tokenizer, _ = build_demo_model()
     predictor = VideoPredictor(model, tokenizer=tokenizer, config=InferenceConfig(min_size=480), device="cpu")
     return predictor.analyse(iter(clip_frames(num_frames)), num_frames=num_frames)
 

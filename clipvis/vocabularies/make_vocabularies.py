@@ -1,6 +1,6 @@
 """One-off: turn the benchmark category lists into clipvis/vocabularies/<name>.json.
 
-    python clipvis/vocabularies/make_vocabularies.py ../shared/vocab
+    python clipvis/vocabularies/make_vocabularies.py <folder of the benchmarks' category lists>
 
 Run from the repository root. See README.md beside this file for the format.
 """
